@@ -1,0 +1,247 @@
+"""The destination config (schema v1) and the function's run-time settings.
+
+One destination config file describes one export pipeline: which stream, which segments,
+which profile attributes and identities. This model is the single source of truth: the
+function validates it at start-up, the local commands before they touch AWS, and the CDK
+app before it synthesizes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
+
+# Reserved for the record's own sections: an attribute there would collide with them.
+RESERVED_ROOTS = ("segmentMembership", "identityMap")
+
+_NAME = re.compile(r"[a-z0-9-]{1,40}")
+_STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+_PATH_PART = re.compile(r"[A-Za-z0-9_@$-]+")
+
+
+class ConfigError(ValueError):
+    """An invalid destination config or setting: one line per problem, naming the field."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"invalid destination config {source}:\n" + "\n".join(f"  {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    # Unknown fields are errors: a typo ("partitonKey") must not silently fall back to a default.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class StreamConfig(_Model):
+    name: str
+    region: str | None = None
+    create: bool = False
+    # Only for a created stream: provisioned with this many shards (on-demand when absent).
+    shards: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    retention_hours: Annotated[int, Field(ge=24, le=8760, alias="retentionHours")] = 24
+    # A customer-managed KMS key: encrypts a created stream; for an existing one, only grants its use.
+    kms_key_arn: str | None = Field(
+        default=None, alias="kmsKeyArn", pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _stream_name(cls, value: str) -> str:
+        if not _STREAM_NAME.fullmatch(value):
+            raise ValueError("must be 1-128 letters, digits, '_', '.' or '-'")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION.fullmatch(value):
+            raise ValueError("must be an AWS region code such as us-east-1")
+        return value
+
+
+class SegmentMapping(_Model):
+    id: Annotated[str, Field(min_length=1)]
+    name: str = ""
+
+
+class IdentityMapping(_Model):
+    namespace: Annotated[str, Field(min_length=1)]
+    export_as: str | None = Field(default=None, alias="exportAs", min_length=1)
+    transform: Literal["sha256"] | None = None
+
+    @property
+    def exported_key(self) -> str:
+        """The identityMap key in the record: `exportAs`, else the namespace in lower case."""
+        return self.export_as or self.namespace.lower()
+
+
+class IngestConfig(_Model):
+    """The ingest queue and how Lambda polls it."""
+
+    # Defaults for throughput: 500 messages fill one PutRecords call, and a one-second
+    # window lets a trickle of events gather into a batch instead of one invocation each.
+    batch_size: Annotated[int, Field(ge=1, le=10_000, alias="batchSize")] = 500
+    max_batching_window_seconds: Annotated[int, Field(ge=0, le=300, alias="maxBatchingWindowSeconds")] = 1
+    max_receive_count: Annotated[int, Field(ge=1, le=1000, alias="maxReceiveCount")] = 5
+    max_concurrency: Annotated[int, Field(ge=2, le=1000, alias="maxConcurrency")] = 10
+
+
+class FunctionConfig(_Model):
+    memory_mb: Annotated[int, Field(ge=128, le=10_240, alias="memoryMb")] = 512
+    timeout_seconds: Annotated[int, Field(ge=10, le=900, alias="timeoutSeconds")] = 60
+    tracing: bool = False
+    log_retention_days: Annotated[int, Field(ge=1, alias="logRetentionDays")] = 30
+
+
+class EventBridgeConfig(_Model):
+    """Route `Segment Qualification` events from this bus into the ingest queue."""
+
+    bus_name: Annotated[str, Field(min_length=1, max_length=256, alias="busName")] = "default"
+
+
+def _attribute_path(path: str) -> str:
+    parts = path.split(".")
+    if not all(_PATH_PART.fullmatch(part) for part in parts):
+        raise ValueError("must be a dotted field path such as person.email")
+    if parts[0] in RESERVED_ROOTS:
+        raise ValueError(f"would overwrite the record's own {parts[0]}")
+    return path
+
+
+class DestinationConfig(_Model):
+    name: str
+    description: str = ""
+    stream: StreamConfig
+    segments: Annotated[list[SegmentMapping], Field(min_length=1)]
+    attributes: list[Annotated[str, AfterValidator(_attribute_path)]] = []
+    identities: Annotated[list[IdentityMapping], Field(min_length=1)]
+    partition_key: Literal["primaryIdentity", "eventId"] = Field(default="primaryIdentity", alias="partitionKey")
+    ingest: IngestConfig = IngestConfig()
+    function: FunctionConfig = FunctionConfig()
+    event_bridge: EventBridgeConfig | None = Field(default=None, alias="eventBridge")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError("must be 1-40 lowercase letters, digits or hyphens")
+        return value
+
+
+def _conflicts(config: DestinationConfig) -> list[str]:
+    """Problems between entries, which field-by-field validation cannot see."""
+    problems = []
+    if not config.stream.create and config.stream.shards is not None:
+        problems.append("stream.shards: only for a stream this pipeline creates (stream.create: true)")
+    if not config.stream.create and "retention_hours" in config.stream.model_fields_set:
+        problems.append("stream.retentionHours: only for a stream this pipeline creates (stream.create: true)")
+    if config.ingest.batch_size > 10 and config.ingest.max_batching_window_seconds < 1:
+        problems.append(
+            "ingest.maxBatchingWindowSeconds: must be at least 1 when ingest.batchSize is over 10 (an SQS rule)"
+        )
+    for index, segment in enumerate(config.segments):
+        if any(other.id == segment.id for other in config.segments[:index]):
+            problems.append(f"segments[{index}].id: segment {segment.id!r} is mapped twice")
+    for index, path in enumerate(config.attributes):
+        for other in config.attributes[:index]:
+            if path == other:
+                problems.append(f"attributes[{index}]: {path!r} is listed twice")
+            elif path.startswith(other + ".") or other.startswith(path + "."):
+                problems.append(f"attributes[{index}]: {path!r} overlaps {other!r}; keep only one of them")
+    for index, identity in enumerate(config.identities):
+        if any(other.namespace.lower() == identity.namespace.lower() for other in config.identities[:index]):
+            problems.append(
+                f"identities[{index}].namespace: {identity.namespace!r} is mapped twice "
+                "(namespaces match case-insensitively)"
+            )
+    return problems
+
+
+def _describe(error: ErrorDetails) -> str:
+    """A `field.path: reason` line, without echoing the offending value (it may be personal data)."""
+    path = ""
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    reasons = {"missing": "required", "extra_forbidden": "unknown field"}
+    reason = reasons.get(error["type"], error["msg"].removeprefix("Value error, "))
+    return f"{path}: {reason}" if path else reason
+
+
+def parse_config(data: object, source: str = "<config>") -> DestinationConfig:
+    """Validate already-decoded JSON as a destination config, or raise ConfigError."""
+    try:
+        config = DestinationConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(source, [_describe(e) for e in error.errors()]) from None
+    problems = _conflicts(config)
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def load_config(path: str | Path) -> DestinationConfig:
+    """Read and validate a destination config file, or raise ConfigError."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(source, [f"cannot read the file: {error.strerror}"]) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            source, [f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"]
+        ) from None
+    return parse_config(data, source)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The function's settings, read once at start-up from its environment.
+
+    Only DESTINATION_CONFIG_FILE is required; everything else has a default that works.
+    """
+
+    destination_config_file: Path
+    rejects_queue_url: str | None = None
+    region: str | None = None
+    writer_concurrency: int = 4
+    deadline_margin_ms: int = 3000
+    metrics_namespace: str = "KinesisExport"
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        problems = []
+        config_file = environ.get("DESTINATION_CONFIG_FILE", "")
+        if not config_file:
+            problems.append("DESTINATION_CONFIG_FILE: required (the path of the destination config file)")
+
+        def positive_int(name: str, default: int) -> int:
+            raw = environ.get(name, "")
+            if not raw:
+                return default
+            if raw.isdigit() and int(raw) > 0:
+                return int(raw)
+            problems.append(f"{name}: must be a positive whole number")
+            return default
+
+        settings = cls(
+            destination_config_file=Path(config_file),
+            rejects_queue_url=environ.get("REJECTS_QUEUE_URL") or None,
+            region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
+            writer_concurrency=positive_int("WRITER_CONCURRENCY", cls.writer_concurrency),
+            deadline_margin_ms=positive_int("DEADLINE_MARGIN_MS", cls.deadline_margin_ms),
+            metrics_namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE") or cls.metrics_namespace,
+        )
+        if problems:
+            raise ConfigError("environment", problems)
+        return settings

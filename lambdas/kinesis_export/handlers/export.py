@@ -1,0 +1,95 @@
+"""The SQS-triggered exporter: segment events in, AEP-format records on the Kinesis stream.
+
+Everything that can be done once per container is done at import: settings and the
+destination config are validated (an invalid config fails the start-up, before any
+message is taken), and the clients, the record plan and the writer are built.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from kinesis_export.config import Settings, load_config
+from kinesis_export.pipeline import Message, export_batch
+from kinesis_export.records import RecordPlan
+from kinesis_export.rejects import RejectsQueue
+from kinesis_export.writer import Deadline, KinesisWriter
+
+settings = Settings.from_environ(os.environ)
+config = load_config(settings.destination_config_file)
+
+logger = Logger(service=config.name)
+metrics = Metrics(namespace=settings.metrics_namespace, service=config.name)
+
+# Short timeouts, and no retries inside botocore: the writer retries itself, per entry,
+# within the invocation's deadline.
+_kinesis = boto3.client(
+    "kinesis",
+    region_name=config.stream.region or settings.region,
+    config=Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"total_max_attempts": 1},
+        max_pool_connections=max(10, settings.writer_concurrency),
+    ),
+)
+writer = KinesisWriter(_kinesis, config.stream.name, concurrency=settings.writer_concurrency)
+plan = RecordPlan(config)
+rejects = (
+    RejectsQueue(
+        boto3.client("sqs", region_name=settings.region, config=Config(connect_timeout=2, read_timeout=5)),
+        settings.rejects_queue_url,
+    )
+    if settings.rejects_queue_url
+    else None
+)
+
+
+@logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
+@metrics.log_metrics
+@event_source(data_class=SQSEvent)
+def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
+    """Answers with an SQS partial batch response: only unfinished messages come back."""
+    messages = [Message(record.message_id, record.body) for record in event.records]
+    margin = settings.deadline_margin_ms
+    deadline = Deadline(lambda: (context.get_remaining_time_in_millis() - margin) / 1000)
+
+    report = export_batch(messages, plan, writer, rejects, deadline)
+
+    for name, value in (
+        ("EventsReceived", report.received),
+        ("EventsExported", report.exported),
+        ("EventsFiltered", report.filtered),
+        ("EventsRejected", report.rejected),
+        ("EventsFailed", report.failed),
+        ("PutRecordsCalls", report.put_records_calls),
+        ("PutRecordsRetries", report.put_records_retries),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    for rejection in report.rejections:
+        logger.warning(
+            "message rejected",
+            extra={"message_id": rejection.message_id, "code": rejection.code, "reason": rejection.reason},
+        )
+    for message_id, reason in report.failures.items():
+        logger.error("message failed, left for SQS to retry", extra={"message_id": message_id, "reason": reason})
+    logger.info(
+        "batch exported",
+        extra={
+            "received": report.received,
+            "exported": report.exported,
+            "filtered": report.filtered,
+            "rejected": report.rejected,
+            "failed": report.failed,
+            "put_records_calls": report.put_records_calls,
+        },
+    )
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}

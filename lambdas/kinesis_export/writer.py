@@ -1,0 +1,213 @@
+"""PutRecords with chunking, retries within the Lambda deadline, and per-key order.
+
+Order: PutRecords does not keep order between the entries of one call when some of them
+fail, so a call never holds two records of the same partition key. Each round sends the
+oldest unwritten record of every key; a key's next record goes only once the previous
+one is on the stream. Calls of one round hold different keys, so they run concurrently.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from .records import Record
+
+if TYPE_CHECKING:
+    from mypy_boto3_kinesis import KinesisClient
+    from mypy_boto3_kinesis.type_defs import PutRecordsRequestEntryTypeDef
+
+# PutRecords limits: 500 entries and 5 MiB (data plus partition keys) per call.
+MAX_RECORDS_PER_CALL = 500
+MAX_BYTES_PER_CALL = 5 * 1024 * 1024
+
+# Entry errors worth another try: the shard was busy, or Kinesis failed inside.
+RETRYABLE_ENTRY_ERRORS = frozenset(
+    {"ProvisionedThroughputExceededException", "InternalFailure", "KMSThrottlingException"}
+)
+# Whole-call errors worth another try (besides any 5xx and connection errors).
+RETRYABLE_CALL_ERRORS = frozenset(
+    {
+        "ThrottlingException",
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "KMSThrottlingException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+
+@dataclass
+class Deadline:
+    """The time left to retry, from a clock of remaining seconds (Lambda's context, or a test's)."""
+
+    remaining: Callable[[], float]
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        end = time.monotonic() + seconds
+        return cls(lambda: end - time.monotonic())
+
+
+@dataclass
+class WriteResult:
+    """What happened to each record: failed ones by index with the reason; the rest are on the stream."""
+
+    failed: dict[int, str] = field(default_factory=dict)
+    calls: int = 0
+    retried: int = 0
+
+
+@dataclass(frozen=True)
+class _Retry:
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Fail:
+    reason: str
+
+
+_Outcome = _Retry | _Fail | None  # None: on the stream
+
+
+class KinesisWriter:
+    """Writes records to one stream; one instance per container, reused across invocations."""
+
+    def __init__(
+        self,
+        client: KinesisClient,
+        stream_name: str,
+        *,
+        concurrency: int = 4,
+        base_delay: float = 0.05,
+        max_delay: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._stream_name = stream_name
+        self._concurrency = concurrency
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._sleep = sleep
+        self._pool: ThreadPoolExecutor | None = None
+
+    def write(self, records: Sequence[Record], deadline: Deadline) -> WriteResult:
+        result = WriteResult()
+        pending: dict[str, deque[int]] = {}
+        for index, record in enumerate(records):
+            pending.setdefault(record.partition_key, deque()).append(index)
+
+        failed_rounds = 0
+        last_error = ""
+        while pending:
+            if deadline.remaining() <= 0:
+                self._give_up(
+                    pending, result, f"deadline reached before the record was written (last error: {last_error})"
+                )
+                break
+            heads = [queue[0] for queue in pending.values()]
+            outcomes = self._send_round(records, heads, result)
+            retry = False
+            for index, outcome in outcomes.items():
+                key = records[index].partition_key
+                if outcome is None:
+                    pending[key].popleft()
+                elif isinstance(outcome, _Retry):
+                    retry = True
+                    last_error = outcome.reason
+                    result.retried += 1
+                else:
+                    # Later records of this key must not overtake the failed one: fail them too.
+                    for later in pending.pop(key):
+                        result.failed[later] = (
+                            outcome.reason
+                            if later == index
+                            else f"an earlier record of its partition key failed: {outcome.reason}"
+                        )
+                if key in pending and not pending[key]:
+                    del pending[key]
+            if not retry:
+                failed_rounds = 0
+                continue
+            failed_rounds += 1
+            # Exponential backoff with full jitter.
+            delay = random.uniform(0, min(self._max_delay, self._base_delay * 2**failed_rounds))
+            if deadline.remaining() <= delay:
+                self._give_up(pending, result, f"deadline reached while retrying: {last_error}")
+                break
+            self._sleep(delay)
+        return result
+
+    @staticmethod
+    def _give_up(pending: dict[str, deque[int]], result: WriteResult, reason: str) -> None:
+        for queue in pending.values():
+            for index in queue:
+                result.failed[index] = reason
+        pending.clear()
+
+    def _send_round(self, records: Sequence[Record], heads: list[int], result: WriteResult) -> dict[int, _Outcome]:
+        chunks = list(_chunks(records, heads))
+        result.calls += len(chunks)
+        if len(chunks) == 1 or self._concurrency == 1:
+            per_chunk = [self._put(records, chunk) for chunk in chunks]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="put-records")
+            per_chunk = list(self._pool.map(lambda chunk: self._put(records, chunk), chunks))
+        return {index: outcome for outcomes in per_chunk for index, outcome in outcomes.items()}
+
+    def _put(self, records: Sequence[Record], chunk: list[int]) -> dict[int, _Outcome]:
+        """One PutRecords call; every entry's ErrorCode is checked, never only FailedRecordCount."""
+        entries: list[PutRecordsRequestEntryTypeDef] = [
+            {"Data": records[i].data, "PartitionKey": records[i].partition_key} for i in chunk
+        ]
+        try:
+            response = self._client.put_records(StreamName=self._stream_name, Records=entries)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code") or "Unknown"
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            reason = f"{code}: {error.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+            outcome: _Outcome = _Retry(reason) if code in RETRYABLE_CALL_ERRORS or status >= 500 else _Fail(reason)
+            return dict.fromkeys(chunk, outcome)
+        except (BotocoreConnectionError, HTTPClientError) as error:
+            return dict.fromkeys(chunk, _Retry(f"connection error: {error}"))
+
+        answered = response.get("Records", [])
+        if len(answered) != len(chunk):
+            # Never infer success: an answer that does not match the request is retried whole.
+            return dict.fromkeys(chunk, _Retry(f"PutRecords answered {len(answered)} entries for {len(chunk)}"))
+        outcomes: dict[int, _Outcome] = {}
+        for index, entry in zip(chunk, answered, strict=True):
+            entry_code = entry.get("ErrorCode")
+            if not entry_code:
+                outcomes[index] = None
+            elif entry_code in RETRYABLE_ENTRY_ERRORS:
+                outcomes[index] = _Retry(f"{entry_code}: {entry.get('ErrorMessage', '')}")
+            else:
+                outcomes[index] = _Fail(f"{entry_code}: {entry.get('ErrorMessage', '')}")
+        return outcomes
+
+
+def _chunks(records: Sequence[Record], indexes: list[int]) -> Iterator[list[int]]:
+    """Split indexes into PutRecords calls within the entry and byte limits, keeping their order."""
+    chunk: list[int] = []
+    size = 0
+    for index in indexes:
+        record_size = records[index].size
+        if chunk and (len(chunk) == MAX_RECORDS_PER_CALL or size + record_size > MAX_BYTES_PER_CALL):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(index)
+        size += record_size
+    if chunk:
+        yield chunk

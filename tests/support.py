@@ -1,0 +1,47 @@
+"""Test data shared by unit and integration tests: the example destination and sample events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = ROOT / "destinations" / "example.json"
+HIGH_PROPENSITY = "7841ba61-23c1-4bb3-a495-00d3g5fe1e93"
+WHITE_PAPER = "59bd2fkd-3c48-4b18-bf56-4f5c5e6967ae"
+
+SEEDS_PROFILE: dict[str, Any] = {
+    "eventId": "0f8d1c9e-5a4b-4c1e-9d7a-2b6e8f0a1c3d",
+    "identityMap": {
+        "ECID": [
+            {"id": "14575006536349286404619648085736425115", "primary": True},
+            {"id": "66478888669296734530114754794777368480"},
+        ],
+        "email_lc_sha256": [{"id": "655332b5fa2aea4498bf7a290cff017cb4"}, {"id": "66baf76ef9de8b42df8903f00e0e3dc0b7"}],
+    },
+    "segmentMembership": {
+        "ups": {
+            HIGH_PROPENSITY: {"status": "exited", "lastQualificationTime": "2020-05-25T21:24:39Z"},
+            WHITE_PAPER: {"status": "existing", "lastQualificationTime": "2020-05-25T23:37:33Z"},
+        }
+    },
+    "attributes": {"person": {"email": "yourstruly@adobe.con"}},
+}
+
+
+def profile_event(ecid: str, *, event_id: str = "e-1", status: str = "realized", **extra: Any) -> dict[str, Any]:
+    """A small valid event for one profile, in the example destination's first segment."""
+    event: dict[str, Any] = {
+        "eventId": event_id,
+        "identityMap": {"ECID": [{"id": ecid, "primary": True}]},
+        "segmentMembership": {
+            "ups": {HIGH_PROPENSITY: {"status": status, "lastQualificationTime": "2020-05-25T21:24:39Z"}}
+        },
+    }
+    event.update(extra)
+    return event
+
+
+def body(event: dict[str, Any]) -> str:
+    return json.dumps(event)

@@ -1,0 +1,174 @@
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from kinesis_export.config import DestinationConfig, parse_config
+from kinesis_export.events import InvalidInput, parse_event
+from kinesis_export.records import Record, RecordPlan, Skip
+from tests.support import HIGH_PROPENSITY, ROOT, WHITE_PAPER, body, profile_event
+
+
+def build(config: DestinationConfig, event: dict[str, Any]) -> Record | Skip:
+    return RecordPlan(config).build(parse_event(body(event)))
+
+
+def record_json(config: DestinationConfig, event: dict[str, Any]) -> Any:
+    record = build(config, event)
+    assert isinstance(record, Record), record
+    return json.loads(record.data)
+
+
+def config_with(example_config: DestinationConfig, **changes: Any) -> DestinationConfig:
+    data = example_config.model_dump(by_alias=True, exclude_unset=True)
+    data.update(changes)
+    return parse_config(data)
+
+
+def test_seeds_example_profile_becomes_exactly_the_seeds_exported_record(example_config, seeds_profile):
+    expected = json.loads((ROOT / "tests" / "golden" / "seeds-exported-data.json").read_text())
+
+    assert record_json(example_config, seeds_profile) == expected
+
+
+def test_record_keys_come_in_order_attributes_segments_identities(example_config, seeds_profile):
+    seeds_profile["attributes"]["mobilePhone"] = {"number": "+15555550100"}
+
+    assert list(record_json(example_config, seeds_profile)) == [
+        "person",
+        "mobilePhone",
+        "segmentMembership",
+        "identityMap",
+    ]
+
+
+def test_record_is_compact_utf8_json(example_config, seeds_profile):
+    seeds_profile["attributes"] = {"person": {"name": {"lastName": "Müller"}}}
+
+    record = build(example_config, seeds_profile)
+
+    assert isinstance(record, Record)
+    assert "Müller".encode() in record.data
+    assert b": " not in record.data and b", " not in record.data
+
+
+def test_only_mapped_segments_are_exported(example_config, seeds_profile):
+    seeds_profile["segmentMembership"]["ups"]["not-mapped"] = {
+        "status": "realized",
+        "lastQualificationTime": "2020-05-25T21:24:39Z",
+    }
+
+    assert set(record_json(example_config, seeds_profile)["segmentMembership"]["ups"]) == {HIGH_PROPENSITY, WHITE_PAPER}
+
+
+def test_exited_segment_is_exported_with_utc_time(example_config):
+    event = profile_event("1", status="exited")
+    event["segmentMembership"]["ups"][HIGH_PROPENSITY]["lastQualificationTime"] = "2020-05-26T01:24:39.750+04:00"
+
+    ups = record_json(example_config, event)["segmentMembership"]["ups"]
+
+    assert ups == {HIGH_PROPENSITY: {"lastQualificationTime": "2020-05-25T21:24:39Z", "status": "exited"}}
+
+
+def test_event_without_mapped_segment_is_skipped(example_config):
+    event = profile_event("1")
+    event["segmentMembership"]["ups"] = {
+        "other": {"status": "realized", "lastQualificationTime": "2020-05-25T21:24:39Z"}
+    }
+
+    assert build(example_config, event) == Skip("no mapped segment")
+
+
+def test_event_without_mapped_identity_is_skipped(example_config):
+    event = profile_event("1", identityMap={"Phone": [{"id": "+15555550100", "primary": True}]})
+
+    assert build(example_config, event) == Skip("no mapped identity")
+
+
+def test_identities_are_matched_case_insensitively_and_hashed_under_export_key(example_config):
+    event = profile_event("1", identityMap={"ecid": [{"id": "1"}], "EMAIL": [{"id": " Jane.Doe@Example.com "}]})
+
+    identity_map = record_json(example_config, event)["identityMap"]
+
+    expected_hash = hashlib.sha256(b"jane.doe@example.com").hexdigest()
+    assert identity_map == {"ecid": [{"id": "1"}], "email_lc_sha256": [{"id": expected_hash}]}
+
+
+def test_namespaces_sharing_an_export_key_are_merged_in_config_order(example_config):
+    already_hashed = "a" * 64
+    event = profile_event(
+        "1", identityMap={"email_lc_sha256": [{"id": already_hashed}], "Email": [{"id": "jane@example.com"}]}
+    )
+
+    ids = [entry["id"] for entry in record_json(example_config, event)["identityMap"]["email_lc_sha256"]]
+
+    assert ids == [hashlib.sha256(b"jane@example.com").hexdigest(), already_hashed]
+
+
+def test_configured_attributes_keep_their_paths_and_absent_ones_are_left_out(example_config):
+    attributes = {
+        "person": {"email": "a@b.c", "name": {"firstName": "Jane", "lastName": "Doe"}, "birthDate": "1990-01-01"},
+        "mobilePhone": "not an object",
+        "loyalty": {"tier": "gold"},
+    }
+    event = profile_event("1", attributes=attributes)
+
+    record = record_json(example_config, event)
+
+    assert record["person"] == {"email": "a@b.c", "name": {"lastName": "Doe"}}
+    assert "mobilePhone" not in record and "loyalty" not in record
+
+
+def test_partition_key_is_the_primary_identity_exported_value(example_config):
+    event = profile_event(
+        "1", identityMap={"ECID": [{"id": "1"}], "Email": [{"id": "jane@example.com", "primary": True}]}
+    )
+
+    record = build(example_config, event)
+
+    assert isinstance(record, Record)
+    assert record.partition_key == hashlib.sha256(b"jane@example.com").hexdigest()
+
+
+def test_partition_key_without_primary_is_first_identity_of_first_configured_namespace(example_config):
+    event = profile_event(
+        "1",
+        identityMap={
+            "Email": [{"id": "jane@example.com"}],
+            "ECID": [{"id": "42"}, {"id": "43"}],
+            "CRM": [{"id": "x", "primary": True}],
+        },
+    )
+
+    record = build(example_config, event)
+
+    assert isinstance(record, Record)
+    assert record.partition_key == "42"
+
+
+def test_partition_key_over_256_characters_is_its_sha256(example_config):
+    long_id = "7" * 300
+
+    record = build(example_config, profile_event(long_id))
+
+    assert isinstance(record, Record)
+    assert record.partition_key == hashlib.sha256(long_id.encode()).hexdigest()
+
+
+def test_partition_key_can_be_the_event_id(example_config):
+    config = config_with(example_config, partitionKey="eventId")
+
+    record = build(config, profile_event("1", event_id="evt-9"))
+
+    assert isinstance(record, Record)
+    assert record.partition_key == "evt-9"
+
+
+def test_record_over_one_mebibyte_is_rejected_as_invalid(example_config):
+    event = profile_event("1", attributes={"person": {"email": "x" * (1024 * 1024)}})
+
+    with pytest.raises(InvalidInput) as raised:
+        build(example_config, event)
+
+    assert raised.value.code == "RECORD_TOO_LARGE"
