@@ -1,0 +1,86 @@
+"""moto's server on loopback, a fault proxy in front of its Kinesis API, and a freshly started handler."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from kinesis_export.local import LOCAL_CREDENTIALS, moto_server
+from tests.integration.faultproxy import FaultProxy
+from tests.support import EXAMPLE_CONFIG
+
+REGION = "us-east-1"
+HANDLER_MODULE = "kinesis_export.handlers.export"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def fault_proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(moto_endpoint).start()
+    yield proxy
+    proxy.stop()
+
+
+@dataclass
+class Pipeline:
+    """One destination's AWS side on moto, and the function started against it."""
+
+    stream_name: str
+    ingest_url: str
+    rejects_url: str | None
+    kinesis: Any
+    sqs: Any
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@pytest.fixture
+def start_pipeline(
+    moto_endpoint: str, fault_proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Pipeline]:
+    """Create a stream and queues with unique names, then import the handler as a cold start would.
+
+    The function's Kinesis traffic goes through the fault proxy; everything else, and the
+    test's own reads, go straight to moto.
+    """
+
+    def start(*, shards: int = 2, rejects_queue: bool = True) -> Pipeline:
+        suffix = uuid.uuid4().hex[:8]
+        for name, value in {**LOCAL_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+        kinesis = boto3.client("kinesis", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        stream_name = f"segment-exports-{suffix}"
+        kinesis.create_stream(StreamName=stream_name, ShardCount=shards)
+        ingest_url = sqs.create_queue(QueueName=f"ingest-{suffix}")["QueueUrl"]
+        rejects_url = sqs.create_queue(QueueName=f"rejects-{suffix}")["QueueUrl"] if rejects_queue else None
+
+        config = json.loads(EXAMPLE_CONFIG.read_text())
+        config["stream"] = {"name": stream_name, "region": REGION}
+        config_file = tmp_path / f"destination-{suffix}.json"
+        config_file.write_text(json.dumps(config))
+        monkeypatch.setenv("DESTINATION_CONFIG_FILE", str(config_file))
+        monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", fault_proxy.url)
+        if rejects_url:
+            monkeypatch.setenv("REJECTS_QUEUE_URL", rejects_url)
+        else:
+            monkeypatch.delenv("REJECTS_QUEUE_URL", raising=False)
+        monkeypatch.delitem(sys.modules, HANDLER_MODULE, raising=False)
+        module = importlib.import_module(HANDLER_MODULE)
+        return Pipeline(stream_name, ingest_url, rejects_url, kinesis, sqs, module.handler)
+
+    return start

@@ -1,0 +1,134 @@
+"""A fault-injecting HTTP proxy in front of moto's server, for Kinesis PutRecords.
+
+Requests pass through unchanged unless the test's `fault` function, asked once per
+PutRecords call, says otherwise:
+- EntryFaults: those entries are answered with an ErrorCode and are NOT forwarded, as on
+  AWS (a failed entry is not on the stream); the others are written by moto;
+- CallFault: the whole call is answered with that HTTP status and error, nothing written;
+- Disconnect: the connection is closed without an answer, nothing written.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class EntryFaults:
+    codes: dict[int, str]  # position in the call -> ErrorCode
+
+
+@dataclass(frozen=True)
+class CallFault:
+    status: int
+    code: str
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    pass
+
+
+Fault = EntryFaults | CallFault | Disconnect | None
+
+
+@dataclass
+class FaultProxy:
+    upstream: str
+    fault: Callable[[int, list[dict[str, Any]]], Fault] = lambda call, entries: None
+    put_records_calls: int = 0
+    injected: list[Fault] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        proxy = self
+        upstream = urlsplit(self.upstream)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                fault: Fault = None
+                request: dict[str, Any] = {}
+                if self.headers.get("X-Amz-Target", "").endswith(".PutRecords"):
+                    request = json.loads(body)
+                    with proxy._lock:
+                        proxy.put_records_calls += 1
+                        call = proxy.put_records_calls
+                    fault = proxy.fault(call, request["Records"])
+                    if fault is not None:
+                        proxy.injected.append(fault)
+                if isinstance(fault, Disconnect):
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if isinstance(fault, CallFault):
+                    self._answer(fault.status, json.dumps({"__type": fault.code, "message": "injected"}).encode())
+                    return
+                if isinstance(fault, EntryFaults):
+                    self._put_some(request, fault.codes)
+                    return
+                status, answer = self._forward(body)
+                self._answer(status, answer)
+
+            def _put_some(self, request: dict[str, Any], codes: dict[int, str]) -> None:
+                entries = request["Records"]
+                kept = [entry for position, entry in enumerate(entries) if position not in codes]
+                written: list[dict[str, Any]] = []
+                if kept:
+                    status, answer = self._forward(json.dumps({**request, "Records": kept}).encode())
+                    if status != 200:
+                        self._answer(status, answer)
+                        return
+                    written = json.loads(answer)["Records"]
+                results = iter(written)
+                records = [
+                    {"ErrorCode": codes[position], "ErrorMessage": "injected"} if position in codes else next(results)
+                    for position in range(len(entries))
+                ]
+                self._answer(200, json.dumps({"FailedRecordCount": len(codes), "Records": records}).encode())
+
+            def _forward(self, body: bytes) -> tuple[int, bytes]:
+                connection = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=10)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length", "connection")}
+                headers["Content-Length"] = str(len(body))
+                connection.request("POST", self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                answer = response.read()
+                connection.close()
+                return response.status, answer
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
