@@ -215,7 +215,7 @@ class Settings:
     rejects_queue_url: str | None = None
     region: str | None = None
     writer_concurrency: int = 4
-    deadline_margin_ms: int = 3000
+    deadline_margin_ms: int = 5000
     metrics_namespace: str = "KinesisExport"
 
     @classmethod

@@ -111,9 +111,7 @@ class KinesisWriter:
         last_error = ""
         while pending:
             if deadline.remaining() <= 0:
-                self._give_up(
-                    pending, result, f"deadline reached before the record was written (last error: {last_error})"
-                )
+                self._give_up(pending, result, last_error)
                 break
             heads = [queue[0] for queue in pending.values()]
             outcomes = self._send_round(records, heads, result)
@@ -143,13 +141,16 @@ class KinesisWriter:
             # Exponential backoff with full jitter.
             delay = random.uniform(0, min(self._max_delay, self._base_delay * 2**failed_rounds))
             if deadline.remaining() <= delay:
-                self._give_up(pending, result, f"deadline reached while retrying: {last_error}")
+                self._give_up(pending, result, last_error)
                 break
             self._sleep(delay)
         return result
 
     @staticmethod
-    def _give_up(pending: dict[str, deque[int]], result: WriteResult, reason: str) -> None:
+    def _give_up(pending: dict[str, deque[int]], result: WriteResult, last_error: str) -> None:
+        reason = "deadline reached before the record was written" + (
+            f" (last error: {last_error})" if last_error else ""
+        )
         for queue in pending.values():
             for index in queue:
                 result.failed[index] = reason
