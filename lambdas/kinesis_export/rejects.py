@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from .batching import batches
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -34,7 +36,7 @@ class RejectsQueue:
     def send(self, rejections: Sequence[Rejection]) -> set[str]:
         """Park rejections; returns the message ids that could not be parked (to be retried, not lost)."""
         unsent: set[str] = set()
-        for batch in _batches(rejections):
+        for batch in batches(rejections, _entry_size, MAX_ENTRIES_PER_CALL, MAX_BYTES_PER_CALL):
             entries: list[SendMessageBatchRequestEntryTypeDef] = [
                 {
                     "Id": str(n),
@@ -57,15 +59,5 @@ class RejectsQueue:
         return unsent
 
 
-def _batches(rejections: Sequence[Rejection]) -> Iterator[list[Rejection]]:
-    batch: list[Rejection] = []
-    size = 0
-    for rejection in rejections:
-        entry_size = len(rejection.body.encode("utf-8")) + _ATTRIBUTE_BYTES
-        if batch and (len(batch) == MAX_ENTRIES_PER_CALL or size + entry_size > MAX_BYTES_PER_CALL):
-            yield batch
-            batch, size = [], 0
-        batch.append(rejection)
-        size += entry_size
-    if batch:
-        yield batch
+def _entry_size(rejection: Rejection) -> int:
+    return len(rejection.body.encode("utf-8")) + _ATTRIBUTE_BYTES

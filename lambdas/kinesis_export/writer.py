@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from .batching import batches
 from .records import Record
 
 if TYPE_CHECKING:
@@ -157,7 +158,7 @@ class KinesisWriter:
         pending.clear()
 
     def _send_round(self, records: Sequence[Record], heads: list[int], result: WriteResult) -> dict[int, _Outcome]:
-        chunks = list(_chunks(records, heads))
+        chunks = list(batches(heads, lambda i: records[i].size, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL))
         result.calls += len(chunks)
         if len(chunks) == 1 or self._concurrency == 1:
             per_chunk = [self._put(records, chunk) for chunk in chunks]
@@ -197,18 +198,3 @@ class KinesisWriter:
             else:
                 outcomes[index] = _Fail(f"{entry_code}: {entry.get('ErrorMessage', '')}")
         return outcomes
-
-
-def _chunks(records: Sequence[Record], indexes: list[int]) -> Iterator[list[int]]:
-    """Split indexes into PutRecords calls within the entry and byte limits, keeping their order."""
-    chunk: list[int] = []
-    size = 0
-    for index in indexes:
-        record_size = records[index].size
-        if chunk and (len(chunk) == MAX_RECORDS_PER_CALL or size + record_size > MAX_BYTES_PER_CALL):
-            yield chunk
-            chunk, size = [], 0
-        chunk.append(index)
-        size += record_size
-    if chunk:
-        yield chunk
