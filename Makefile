@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration clean
+.PHONY: demo test lint typecheck unit integration bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,43 @@ integration: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out
+
+# Infrastructure (README, "Deploying to AWS"). Synthesis works offline, without AWS credentials; diff and
+# deploy use your credentials. DESTINATIONS=<file or folder> picks configs (default: destinations/).
+NODE_STAMP := node_modules/.installed
+DESTINATIONS ?=
+CDK := npx cdk$(if $(DESTINATIONS), -c destinations=$(DESTINATIONS))
+STACK ?= KinesisExport-crm-prospects
+EVENT ?= events/sqs-segment-events.json
+SAM_ARGS ?=
+
+.PHONY: synth diff deploy sam-invoke
+
+# jsii warns on every run when Node.js is past its end of life; the CDK still works on it.
+synth diff deploy: export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
+synth diff deploy: export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
+
+# The aws-cdk CLI pinned in package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+## synth: one CloudFormation template per destination in cdk.out, checked by cdk-nag
+synth: $(STAMP) $(NODE_STAMP)
+	$(CDK) synth --quiet
+
+## diff: what `make deploy` would change in the account and region of your credentials
+diff: $(STAMP) $(NODE_STAMP)
+	$(CDK) diff --all
+
+## deploy: deploy every destination's stack (bootstrap the account and region once first)
+deploy: $(STAMP) $(NODE_STAMP)
+	$(CDK) deploy --all
+
+## sam-invoke: run the function on a sample event in SAM's Docker image (STACK=..., EVENT=...)
+sam-invoke: synth
+	sam local invoke -t cdk.out/$(STACK).template.json ExportFunction -e $(EVENT) --env-vars events/env.json $(SAM_ARGS)
+
+## bench: the exporter against the bare SDK, in one run (figures, not a test; results in bench/results/)
+bench: $(STAMP)
+	$(PY) bench/run.py

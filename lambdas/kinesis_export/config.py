@@ -95,11 +95,44 @@ class IngestConfig(_Model):
     max_concurrency: Annotated[int, Field(ge=2, le=1000, alias="maxConcurrency")] = 10
 
 
+# The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+def _log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))} (a CloudWatch Logs rule)")
+    return days
+
+
 class FunctionConfig(_Model):
     memory_mb: Annotated[int, Field(ge=128, le=10_240, alias="memoryMb")] = 512
     timeout_seconds: Annotated[int, Field(ge=10, le=900, alias="timeoutSeconds")] = 60
     tracing: bool = False
-    log_retention_days: Annotated[int, Field(ge=1, alias="logRetentionDays")] = 30
+    log_retention_days: Annotated[int, AfterValidator(_log_retention), Field(alias="logRetentionDays")] = 30
 
 
 class EventBridgeConfig(_Model):

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from kinesis_export.local import LOCAL_CREDENTIALS, moto_server
-from tests.integration.faultproxy import FaultProxy
+from tests.faultproxy import FaultProxy
 from tests.support import EXAMPLE_CONFIG
 
 REGION = "us-east-1"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kinesis_export.local import poll_once, read_stream, receive_all
-from tests.integration.faultproxy import CallFault, Disconnect, EntryFaults
+from tests.faultproxy import CallFault, Disconnect, EntryFaults
 from tests.support import ROOT, body, profile_event
 
 SAMPLES = ROOT / "events" / "sqs-segment-events.json"

@@ -1,5 +1,7 @@
 """A fault-injecting HTTP proxy in front of moto's server, for Kinesis PutRecords.
 
+Every PutRecords call waits `latency` seconds first, as if the service were that far away.
+
 Requests pass through unchanged unless the test's `fault` function, asked once per
 PutRecords call, says otherwise:
 - EntryFaults: those entries are answered with an ErrorCode and are NOT forwarded, as on
@@ -13,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +46,7 @@ Fault = EntryFaults | CallFault | Disconnect | None
 class FaultProxy:
     upstream: str
     fault: Callable[[int, list[dict[str, Any]]], Fault] = lambda call, entries: None
+    latency: float = 0.0
     put_records_calls: int = 0
     injected: list[Fault] = field(default_factory=list)
 
@@ -69,6 +73,7 @@ class FaultProxy:
                     fault = proxy.fault(call, request["Records"])
                     if fault is not None:
                         proxy.injected.append(fault)
+                    time.sleep(proxy.latency)
                 if isinstance(fault, Disconnect):
                     self.close_connection = True
                     self.connection.shutdown(2)

@@ -1,0 +1,395 @@
+"""`make bench`: the exporter measured against the bare SDK, side by side in one run.
+
+moto's server runs in a separate process, so its work is not counted as the exporter's.
+Every figure is compared with a baseline measured in the same run; the table shows the
+targets beside the ratios and the previous run's figures, and the run is kept in
+bench/results/. A benchmark, not a test: it never fails on noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import io
+import json
+import math
+import os
+import platform
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
+
+from bench import prices  # noqa: E402
+from kinesis_export.config import load_config  # noqa: E402
+from kinesis_export.events import parse_event  # noqa: E402
+from kinesis_export.local import LOCAL_CREDENTIALS, LambdaContext, sqs_lambda_event  # noqa: E402
+from kinesis_export.records import Record  # noqa: E402
+from kinesis_export.writer import Deadline, KinesisWriter  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+CONFIG = ROOT / "destinations" / "example.json"
+REGION = "us-east-1"
+BATCH = 10_000
+LATENCY = 0.040
+HANDLER = "kinesis_export.handlers.export"
+MAX_RECORDS_PER_CALL = 500
+SHARDS = 32
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_process() -> Iterator[str]:
+    """moto's server in its own process; yields its endpoint."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def fresh_stream(kinesis: Any, name: str) -> None:
+    """An empty stream for each measurement: moto appends to a shard in time linear in its length,
+    so a long-lived stream would make the server, not the client, the bottleneck."""
+    with contextlib.suppress(kinesis.exceptions.ResourceNotFoundException):
+        kinesis.delete_stream(StreamName=name)
+    kinesis.create_stream(StreamName=name, ShardCount=SHARDS)
+
+
+def environment(endpoint: str, rejects_url: str = "") -> dict[str, str]:
+    env = {
+        **LOCAL_CREDENTIALS,
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ENDPOINT_URL": endpoint,
+        "DESTINATION_CONFIG_FILE": str(CONFIG),
+    }
+    if rejects_url:
+        env["REJECTS_QUEUE_URL"] = rejects_url
+    return env
+
+
+def events(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """Segment events of distinct profiles, shaped like real ones: two identities, three attributes."""
+    rng = random.Random(seed)
+    segments = [segment.id for segment in load_config(CONFIG).segments]
+    out = []
+    for n in range(count):
+        ecid = "".join(rng.choice("0123456789") for _ in range(38))
+        out.append(
+            {
+                "eventId": f"{n:08d}-5a4b-4c1e-9d7a-2b6e8f0a1c3d",
+                "identityMap": {
+                    "ECID": [{"id": ecid, "primary": True}],
+                    "Email": [{"id": f"Profile.{n}@Example.com"}],
+                },
+                "segmentMembership": {
+                    "ups": {
+                        rng.choice(segments): {
+                            "status": rng.choice(["realized", "existing", "exited"]),
+                            "lastQualificationTime": "2020-05-25T21:24:39Z",
+                        },
+                        "unmapped-segment": {
+                            "status": "realized",
+                            "lastQualificationTime": "2020-05-25T21:24:39+02:00",
+                        },
+                    }
+                },
+                "attributes": {
+                    "person": {"email": f"profile.{n}@example.com", "name": {"firstName": "Ann", "lastName": "Lee"}},
+                    "mobilePhone": {"number": f"+1555{n:07d}"},
+                },
+            }
+        )
+    return out
+
+
+def lambda_event(bodies: list[str]) -> dict[str, Any]:
+    messages = [{"MessageId": f"m-{n}", "ReceiptHandle": f"r-{n}", "Body": body} for n, body in enumerate(bodies)]
+    return sqs_lambda_event(messages, f"arn:aws:sqs:{REGION}:123456789012:ingest", REGION)
+
+
+def start_handler(env: dict[str, str]) -> Any:
+    """Import the handler as Lambda's cold start would, in `env`, with its output silenced."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    sys.modules.pop(HANDLER, None)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return importlib.import_module(HANDLER)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def count_calls(client: Any) -> Callable[[], int]:
+    calls = [0]
+
+    def count(**_: Any) -> None:
+        calls[0] += 1
+
+    client.meta.events.register("before-call.kinesis.PutRecords", count)
+    return lambda: calls[0]
+
+
+def cpu(action: Callable[[], Any]) -> float:
+    start = time.process_time()
+    action()
+    return time.process_time() - start
+
+
+def wall(action: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def floor_calls(client: Any, stream: str, records: list[tuple[str, bytes]]) -> None:
+    """The bare SDK: already serialized records, 500 a call, one call after another."""
+    for start in range(0, len(records), MAX_RECORDS_PER_CALL):
+        chunk = records[start : start + MAX_RECORDS_PER_CALL]
+        client.put_records(StreamName=stream, Records=[{"PartitionKey": k, "Data": d} for k, d in chunk])
+
+
+def cold_start(env: dict[str, str], runs: int) -> tuple[float, float]:
+    """Median import time of the handler, and of boto3 plus a Kinesis client, in fresh interpreters."""
+    probe = "import time; t = time.perf_counter(); {}; print(time.perf_counter() - t)"
+    handler = probe.format(f"import {HANDLER}")
+    sdk = probe.format(f"import boto3; boto3.client('kinesis', region_name='{REGION}')")
+    child_env = {**os.environ, **env, "PYTHONPATH": str(ROOT / "lambdas")}
+    times: dict[str, list[float]] = {"handler": [], "sdk": []}
+    for _ in range(runs):
+        for name, code in (("sdk", sdk), ("handler", handler)):
+            out = subprocess.run(
+                [sys.executable, "-c", code], env=child_env, capture_output=True, text=True, check=True
+            )
+            times[name].append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(times["handler"]), statistics.median(times["sdk"])
+
+
+def memory_probe(bodies_file: str) -> None:
+    """Child process: one 10,000-message batch through the handler; prints peak RSS in bytes."""
+    module = start_handler({})
+    event = lambda_event(json.loads(Path(bodies_file).read_text()))
+    with contextlib.redirect_stdout(io.StringIO()):
+        answer = module.handler(event, LambdaContext(timeout_seconds=900))
+    assert answer == {"batchItemFailures": []}, answer
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def measure(repeats: int) -> dict[str, Any]:
+    import boto3
+
+    from tests.faultproxy import FaultProxy
+
+    bodies = [json.dumps(event) for event in events(BATCH)]
+    stream = load_config(CONFIG).stream.name
+    figures: dict[str, Any] = {"events": BATCH}
+    with moto_process() as endpoint:
+        env = environment(endpoint)
+        os.environ.update(env)
+        kinesis = boto3.client("kinesis", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        fresh_stream(kinesis, stream)
+        env["REJECTS_QUEUE_URL"] = sqs.create_queue(QueueName="rejects")["QueueUrl"]
+
+        # CPU per event: the handler against the bare SDK sending the same records.
+        module = start_handler(env)
+        built = [module.plan.build(parse_event(body)) for body in bodies]
+        records = [(r.partition_key, r.data) for r in built if isinstance(r, Record)]
+        exported = len(records)
+        calls = count_calls(module.writer._client)
+        event = lambda_event(bodies)
+        context = LambdaContext(timeout_seconds=900)
+        floor_client = boto3.client("kinesis", region_name=REGION)
+        handler_cpu, floor_cpu = [], []
+        with contextlib.redirect_stdout(io.StringIO()):
+            module.handler(lambda_event(bodies[:10]), context)  # warm: first-call work of a warm container
+            floor_calls(floor_client, stream, records[:10])
+            for _ in range(repeats):
+                fresh_stream(kinesis, stream)
+                before = calls()
+                handler_cpu.append(cpu(lambda: module.handler(event, context)))
+                figures["put_records_calls"] = calls() - before
+                fresh_stream(kinesis, stream)
+                floor_cpu.append(cpu(lambda: floor_calls(floor_client, stream, records)))
+        figures["cpu_us_per_event"] = min(handler_cpu) / exported * 1e6
+        figures["floor_cpu_us_per_event"] = min(floor_cpu) / exported * 1e6
+        figures["min_put_records_calls"] = max(
+            math.ceil(exported / MAX_RECORDS_PER_CALL),
+            math.ceil(sum(len(k) + len(d) for k, d in records) / (5 * 1024 * 1024)),
+        )
+
+        # Wall time with service latency: the writer's concurrent calls against the same calls in sequence.
+        proxy = FaultProxy(endpoint, latency=LATENCY).start()
+        try:
+            latent = start_handler({**env, "AWS_ENDPOINT_URL_KINESIS": proxy.url})
+            prepared = [r for r in built if isinstance(r, Record)]
+            deadline = Deadline.after(900)
+            sequential_writer = KinesisWriter(latent.writer._client, stream, concurrency=1)
+            concurrent, sequential = [], []
+            for _ in range(repeats):
+                fresh_stream(kinesis, stream)
+                concurrent.append(wall(lambda: latent.writer.write(prepared, deadline)))
+                fresh_stream(kinesis, stream)
+                sequential.append(wall(lambda: sequential_writer.write(prepared, deadline)))
+        finally:
+            proxy.stop()
+        figures["latency_wall_s"] = min(concurrent)
+        figures["sequential_wall_s"] = min(sequential)
+
+        # Peak memory: a fresh process taking one whole batch.
+        fresh_stream(kinesis, stream)
+        bodies_file = RESULTS / ".bodies.json"
+        bodies_file.write_text(json.dumps(bodies))
+        try:
+            out = subprocess.run(
+                [sys.executable, __file__, "--memory-probe", str(bodies_file)],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        finally:
+            bodies_file.unlink()
+        figures["peak_rss_mb"] = int(out.stdout.strip().splitlines()[-1]) / 2**20
+
+        figures["cold_start_s"], figures["sdk_start_s"] = cold_start(env, runs=max(5, repeats))
+        fresh_stream(kinesis, stream)
+        with contextlib.redirect_stdout(io.StringIO()):
+            figures["handler_wall_s"] = wall(lambda: module.handler(event, context))
+    figures["record_bytes_avg"] = sum(len(d) for _, d in records) / len(records)
+    return figures
+
+
+def cost_per_million(figures: dict[str, Any], memory_mb: int, batch_size: int) -> float:
+    """List-price cost of one million events: Lambda time and requests, SQS requests, Kinesis ingestion."""
+    seconds_per_event = figures["handler_wall_s"] / figures["events"]
+    lambda_cost = 1e6 * seconds_per_event * memory_mb / 1024 * prices.LAMBDA_ARM64_PER_GB_SECOND
+    lambda_cost += prices.LAMBDA_PER_MILLION_REQUESTS / batch_size
+    # Per message: one SendMessage by the producer; the poller receives and deletes ten at a time.
+    sqs_cost = (1 + 0.1 + 0.1) * prices.SQS_STANDARD_PER_MILLION_REQUESTS
+    kib = math.ceil(figures["record_bytes_avg"] / 1024)
+    kinesis_cost = 1e6 * kib / 2**20 * prices.KINESIS_ON_DEMAND_PER_GB_INGESTED
+    return lambda_cost + sqs_cost + kinesis_cost
+
+
+def table(figures: dict[str, Any], previous: dict[str, Any] | None) -> str:
+    f = figures
+    rows = [
+        (
+            "CPU per exported event",
+            f"{f['cpu_us_per_event']:.1f} µs",
+            f"floor {f['floor_cpu_us_per_event']:.1f} µs",
+            f["cpu_us_per_event"] / f["floor_cpu_us_per_event"],
+            "<= 1.25",
+            f["cpu_us_per_event"] / f["floor_cpu_us_per_event"] <= 1.25,
+            "cpu_us_per_event",
+        ),
+        (
+            "PutRecords calls",
+            f"{f['put_records_calls']}",
+            f"minimum {f['min_put_records_calls']}",
+            f["put_records_calls"] / f["min_put_records_calls"],
+            "= 1.00",
+            f["put_records_calls"] == f["min_put_records_calls"],
+            "put_records_calls",
+        ),
+        (
+            f"writing, {LATENCY * 1000:.0f} ms latency",
+            f"{f['latency_wall_s']:.2f} s",
+            f"sequential {f['sequential_wall_s']:.2f} s",
+            f["latency_wall_s"] / f["sequential_wall_s"],
+            "<= 0.50",
+            f["latency_wall_s"] / f["sequential_wall_s"] <= 0.5,
+            "latency_wall_s",
+        ),
+        (
+            "cold start (import)",
+            f"{f['cold_start_s'] * 1000:.0f} ms",
+            f"boto3+client {f['sdk_start_s'] * 1000:.0f} ms",
+            f["cold_start_s"] / f["sdk_start_s"],
+            "<= 1.30",
+            f["cold_start_s"] / f["sdk_start_s"] <= 1.3,
+            "cold_start_s",
+        ),
+        (
+            f"peak memory, {f['events']:,} messages",
+            f"{f['peak_rss_mb']:.0f} MB",
+            "",
+            None,
+            "< 150 MB",
+            f["peak_rss_mb"] < 150,
+            "peak_rss_mb",
+        ),
+        (
+            "cost per million events",
+            f"${f['cost_per_million']:.3f}",
+            f"{f['memory_mb']} MB arm64",
+            None,
+            "",
+            None,
+            "cost_per_million",
+        ),
+    ]
+    lines = [f"{'figure':<30} {'exporter':>12} {'baseline':>24} {'ratio':>6} {'target':>9} {'met':>4} {'last run':>10}"]
+    for name, value, baseline, ratio, target, met, key in rows:
+        ratio_text = f"{ratio:.2f}" if ratio is not None else ""
+        met_text = "" if met is None else ("yes" if met else "NO")
+        last = f"{previous[key]:.3g}" if previous and key in previous else ""
+        lines.append(f"{name:<30} {value:>12} {baseline:>24} {ratio_text:>6} {target:>9} {met_text:>4} {last:>10}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_probe:
+        memory_probe(args.memory_probe)
+        return 0
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    config = load_config(CONFIG)
+    figures = measure(args.repeats)
+    figures["memory_mb"] = config.function.memory_mb
+    figures["cost_per_million"] = cost_per_million(figures, config.function.memory_mb, config.ingest.batch_size)
+    figures["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    runs = sorted(RESULTS.glob("*.json"))
+    previous = json.loads(runs[-1].read_text()) if runs else None
+    print(table(figures, previous))
+    print(f"\n{figures['machine']}; moto's server in its own process; previous: {runs[-1].name if runs else 'none'}")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""The exporter: ingest queues, the function that drains them into the stream, and its permissions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import cast
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constants import (
+    ARCHITECTURE,
+    CONFIG_FILE_IN_PACKAGE,
+    HANDLER,
+    METRICS_NAMESPACE,
+    PARKED_MESSAGE_RETENTION,
+    POWERTOOLS_LAYER_ACCOUNT,
+    POWERTOOLS_LAYER_NAME,
+    POWERTOOLS_LAYER_VERSION,
+    RUNTIME,
+)
+from infra.nag import acknowledge
+from infra.stream import ExportStream
+from kinesis_export.config import DestinationConfig
+
+# The function's logical ID, fixed so that `sam local invoke` and events/env.json can name it.
+FUNCTION_LOGICAL_ID = "ExportFunction"
+# Upstream systems publish qualification events with this detail-type.
+EVENT_DETAIL_TYPE = "Segment Qualification"
+
+# CloudWatch Logs' retention periods, by days (the config accepts only these: LOG_RETENTION_DAYS).
+RETENTION_DAYS = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+    3288: logs.RetentionDays.NINE_YEARS,
+    3653: logs.RetentionDays.TEN_YEARS,
+}
+
+
+class Exporter(Construct):
+    """SQS in, Kinesis out: the ingest queue with its dead-letter and rejects queues, the function,
+    its event source mapping, and optionally an EventBridge rule that feeds the ingest queue."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DestinationConfig,
+        package: Path,
+        stream: ExportStream,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        timeout = Duration.seconds(config.function.timeout_seconds)
+        batching_window = Duration.seconds(config.ingest.max_batching_window_seconds)
+
+        # Messages that failed maxReceiveCount times: kept for inspection and redrive.
+        self.dead_letter_queue = self._parking_queue("DeadLetterQueue")
+        self.ingest_queue = sqs.Queue(
+            self,
+            "IngestQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # AWS's advice for an SQS event source: six times the function timeout plus the batching
+            # window, so a message is not handed out again while a slow invocation still holds it.
+            visibility_timeout=Duration.seconds(6 * timeout.to_seconds() + batching_window.to_seconds()),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=config.ingest.max_receive_count
+            ),
+        )
+        # Messages that can never be exported as they are (invalid input), parked by the function
+        # unchanged with the reason beside them, instead of being retried into the dead-letter queue.
+        self.rejects_queue = self._parking_queue("RejectsQueue")
+        acknowledge(
+            self.rejects_queue,
+            "AwsSolutions-SQS3",
+            "The rejects queue is itself a dead-letter queue for invalid input (the function parks messages "
+            "there with the reason); a queue behind it would only hide them.",
+        )
+
+        self.log_group = logs.LogGroup(self, "LogGroup", retention=RETENTION_DAYS[config.function.log_retention_days])
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Kinesis export {config.name}: read the ingest queue, write the stream",
+            inline_policies={"Export": iam.PolicyDocument(statements=self._statements(stream))},
+        )
+        for rule in ("AwsSolutions-IAM5[Resource::*]", "Serverless-LambdaStarPermissions"):
+            acknowledge(
+                cast(iam.CfnRole, self.role.node.default_child),
+                rule,
+                "kinesis:ListStreams has no resource-level permissions, so IAM accepts only Resource '*' "
+                "for it. Every other statement names its exact resource, and no action is a wildcard.",
+            )
+
+        stack = Stack.of(self)
+        powertools = lambda_.LayerVersion.from_layer_version_arn(
+            self,
+            "Powertools",
+            # Built from the deploying stack's region, so an environment-agnostic template works too.
+            stack.format_arn(
+                service="lambda",
+                account=POWERTOOLS_LAYER_ACCOUNT,
+                resource="layer",
+                resource_name=f"{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
+                arn_format=ArnFormat.COLON_RESOURCE_NAME,
+            ),
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=f"Exports segment qualification events of {config.name} to Kinesis stream {stream.stream_name}",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(package)),
+            layers=[powertools],
+            memory_size=config.function.memory_mb,
+            timeout=timeout,
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE if config.function.tracing else lambda_.Tracing.DISABLED,
+            environment={
+                "DESTINATION_CONFIG_FILE": CONFIG_FILE_IN_PACKAGE,
+                "REJECTS_QUEUE_URL": self.rejects_queue.queue_url,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                # Empty means the real endpoint (botocore ignores an empty value). It is declared only
+                # because `sam local invoke --env-vars` overrides variables the template already has:
+                # events/env.json points it at a local Kinesis.
+                "AWS_ENDPOINT_URL_KINESIS": "",
+            },
+        )
+        cast(lambda_.CfnFunction, self.function.node.default_child).override_logical_id(FUNCTION_LOGICAL_ID)
+        acknowledge(
+            self.function,
+            "Serverless-LambdaDLQ",
+            "The function is invoked synchronously by the SQS event source mapping, and a function's "
+            "dead-letter queue only catches asynchronous invocations. Messages that keep failing go to the ingest "
+            "queue's dead-letter queue (maxReceiveCount), invalid ones to the rejects queue.",
+        )
+        if config.function.tracing:
+            acknowledge(
+                cast(iam.CfnPolicy, self.role.node.find_child("DefaultPolicy").node.default_child),
+                "AwsSolutions-IAM5[Resource::*]",
+                "Active tracing: Lambda adds xray:PutTraceSegments and xray:PutTelemetryRecords, which have "
+                "no resource-level permissions, so IAM accepts only Resource '*' for them.",
+            )
+        else:
+            acknowledge(
+                self.function,
+                "Serverless-LambdaTracing",
+                "Tracing is switched per destination (function.tracing) and off by default to spare X-Ray's "
+                "cost; the EMF metrics, the dashboard and JSON logs with a correlation id cover each batch.",
+            )
+
+        mapping = lambda_.EventSourceMapping(
+            self,
+            "IngestMapping",
+            target=self.function,
+            event_source_arn=self.ingest_queue.queue_arn,
+            batch_size=config.ingest.batch_size,
+            max_batching_window=batching_window,
+            max_concurrency=config.ingest.max_concurrency,
+            # Only the messages the function names come back; the rest of the batch is deleted.
+            report_batch_item_failures=True,
+        )
+        acknowledge(
+            mapping,
+            "Serverless-LambdaEventSourceMappingDestination",
+            "On-failure destinations are for stream sources (Kinesis, DynamoDB, Kafka). An SQS source fails "
+            "over through the queue's own redrive policy into the dead-letter queue.",
+        )
+
+        if config.event_bridge is not None:
+            events.Rule(
+                self,
+                "SegmentQualificationRule",
+                description=f"Routes {EVENT_DETAIL_TYPE} events into the ingest queue of {config.name}",
+                event_bus=events.EventBus.from_event_bus_name(self, "Bus", config.event_bridge.bus_name),
+                event_pattern=events.EventPattern(detail_type=[EVENT_DETAIL_TYPE]),
+                # Adds the ingest queue's policy that lets this rule (and only it) send.
+                targets=[targets.SqsQueue(self.ingest_queue, dead_letter_queue=self.dead_letter_queue)],
+            )
+
+    def _parking_queue(self, construct_id: str) -> sqs.Queue:
+        """A queue where messages wait for a person, as long as SQS allows."""
+        queue = sqs.Queue(
+            self,
+            construct_id,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=PARKED_MESSAGE_RETENTION,
+        )
+        acknowledge(
+            queue,
+            "Serverless-SQSRedrivePolicy",
+            "A parking queue is the end of the line: nothing consumes it automatically, so there is no "
+            "failure to redrive from. Its depth alarm calls a person, who redrives by hand.",
+        )
+        return queue
+
+    def _statements(self, stream: ExportStream) -> list[iam.PolicyStatement]:
+        """The function's permissions, action by action on exact resources."""
+        statements = [
+            # ListStreams has no resource-level permissions: IAM accepts only "*" for it.
+            iam.PolicyStatement(sid="ListStreams", actions=["kinesis:ListStreams"], resources=["*"]),
+            iam.PolicyStatement(
+                sid="WriteStream", actions=["kinesis:PutRecord", "kinesis:PutRecords"], resources=[stream.stream_arn]
+            ),
+        ]
+        if stream.encryption_key_arn is not None:
+            # Writing to a stream encrypted with a customer key needs a data key from that key.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="EncryptRecords", actions=["kms:GenerateDataKey"], resources=[stream.encryption_key_arn]
+                )
+            )
+        statements += [
+            iam.PolicyStatement(
+                sid="ParkRejects", actions=["sqs:SendMessage"], resources=[self.rejects_queue.queue_arn]
+            ),
+            # What Lambda's SQS poller needs (the same three actions as AWSLambdaSQSQueueExecutionRole).
+            iam.PolicyStatement(
+                sid="ConsumeIngestQueue",
+                actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                resources=[self.ingest_queue.queue_arn],
+            ),
+            # The log group exists before the function, so creating it is not needed. Its ARN ends in
+            # ":*", which covers its log streams.
+            iam.PolicyStatement(
+                sid="WriteLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+        ]
+        return statements

@@ -1,0 +1,55 @@
+"""One destination's export pipeline as a stack: it composes the constructs, tags them and adds outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Environment, Stack, Tags
+from constructs import Construct
+
+from infra.exporter import Exporter
+from infra.monitoring import Monitoring
+from infra.stream import ExportStream
+from kinesis_export.config import DestinationConfig
+
+PROJECT = "kinesis-segment-export"
+
+
+class ExportStack(Stack):
+    """`KinesisExport-<name>`: the stream (or a reference to it), the exporter and its monitoring."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DestinationConfig,
+        package: Path,
+        env: Environment | None = None,
+    ) -> None:
+        summary = f"Kinesis export pipeline for destination {config.name}"
+        super().__init__(
+            scope,
+            construct_id,
+            env=env,
+            # CloudFormation takes at most 1024 characters.
+            description=(f"{summary}: {config.description}" if config.description else summary)[:1024],
+        )
+        stream = ExportStream(self, "Stream", config=config.stream)
+        exporter = Exporter(self, "Exporter", config=config, package=package, stream=stream)
+        monitoring = Monitoring(self, "Monitoring", destination=config.name, exporter=exporter)
+
+        Tags.of(self).add("project", PROJECT)
+        Tags.of(self).add("destination", config.name)
+
+        for output_id, value, description in (
+            ("IngestQueueUrl", exporter.ingest_queue.queue_url, "Where upstream systems send segment events"),
+            ("IngestQueueArn", exporter.ingest_queue.queue_arn, "The ingest queue's ARN, for producers' IAM policies"),
+            ("DeadLetterQueueUrl", exporter.dead_letter_queue.queue_url, "Messages that failed every retry"),
+            ("RejectsQueueUrl", exporter.rejects_queue.queue_url, "Invalid messages, parked with the reason"),
+            ("StreamName", stream.stream_name, "The Kinesis stream the records go to"),
+            ("StreamArn", stream.stream_arn, "The Kinesis stream's ARN, for consumers' IAM policies"),
+            ("FunctionName", exporter.function.function_name, "The exporter function"),
+            ("DashboardUrl", monitoring.dashboard_url, "The pipeline's CloudWatch dashboard"),
+        ):
+            CfnOutput(self, output_id, value=value, description=description)

@@ -1,0 +1,138 @@
+"""The app: which configs become stacks, what stops a synthesis, and that synthesis is repeatable."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_sqs as sqs
+
+from infra.app import InvalidDestinations, build_app, load_destinations
+from infra.nag import add_checks
+from tests.infra.conftest import FIXTURES, Assembly, synthesize
+from tests.infra.templates import EXAMPLE
+from tests.support import EXAMPLE_CONFIG, ROOT
+
+INVALID = {"name": "Bad Name", "stream": {"name": "exports"}, "segments": [], "identities": [{"namespace": "ECID"}]}
+
+
+def _write(path: Path, config: dict[str, object]) -> Path:
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return path
+
+
+def test_a_folder_gives_one_destination_per_config_in_name_order() -> None:
+    destinations = load_destinations(FIXTURES)
+
+    assert [d.stack_name for d in destinations] == [
+        "KinesisExport-loyalty-existing",
+        "KinesisExport-partners-provisioned",
+    ]
+
+
+def test_an_invalid_config_stops_synthesis_with_one_line_per_problem(tmp_path: Path) -> None:
+    bad = _write(tmp_path / "bad.json", INVALID)
+
+    with pytest.raises(InvalidDestinations) as raised:
+        load_destinations(bad)
+
+    assert str(raised.value) == (
+        f"invalid destination config {bad}:\n"
+        "  name: must be 1-40 lowercase letters, digits or hyphens\n"
+        "  segments: List should have at least 1 item after validation, not 0"
+    )
+
+
+def test_every_invalid_config_in_a_folder_is_reported_at_once(tmp_path: Path) -> None:
+    _write(tmp_path / "a.json", INVALID)
+    _write(tmp_path / "b.json", {**json.loads(EXAMPLE_CONFIG.read_text()), "function": {"logRetentionDays": 10}})
+
+    with pytest.raises(InvalidDestinations) as raised:
+        load_destinations(tmp_path)
+
+    assert [error.source for error in raised.value.errors] == [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    assert raised.value.errors[1].problems == [
+        "function.logRetentionDays: must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, "
+        "1096, 1827, 2192, 2557, 2922, 3288, 3653 (a CloudWatch Logs rule)"
+    ]
+
+
+def test_two_configs_with_one_name_would_be_one_stack_and_are_refused(tmp_path: Path) -> None:
+    example = json.loads(EXAMPLE_CONFIG.read_text())
+    _write(tmp_path / "a.json", example)
+    twin = _write(tmp_path / "b.json", example)
+
+    with pytest.raises(InvalidDestinations) as raised:
+        load_destinations(tmp_path)
+
+    assert str(raised.value) == (
+        f"invalid destination config {twin}:\n  name: 'crm-prospects' is also the name in {tmp_path / 'a.json'}"
+    )
+
+
+def test_a_folder_without_configs_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidDestinations, match="no destination config"):
+        load_destinations(tmp_path)
+
+
+def test_stacks_deploy_to_the_default_region_except_where_they_create_their_stream(tmp_path: Path) -> None:
+    # given an existing stream in eu-west-1, a created one without region, and a created one in eu-north-1
+    for fixture in FIXTURES.glob("*.json"):
+        (tmp_path / fixture.name).write_bytes(fixture.read_bytes())
+    example = json.loads(EXAMPLE_CONFIG.read_text())
+    _write(
+        tmp_path / "nordic.json", {**example, "name": "nordic", "stream": {**example["stream"], "region": "eu-north-1"}}
+    )
+
+    # when the CLI's default environment is 111122223333 in us-west-2 (nothing is synthesized)
+    stacks = build_app(App(outdir=str(tmp_path / "out")), tmp_path, account="111122223333", region="us-west-2")
+
+    assert {stack.stack_name: (stack.account, stack.region) for stack in stacks} == {
+        "KinesisExport-loyalty-existing": ("111122223333", "us-west-2"),
+        "KinesisExport-nordic": ("111122223333", "eu-north-1"),
+        "KinesisExport-partners-provisioned": ("111122223333", "us-west-2"),
+    }
+
+
+def test_app_prints_the_config_errors_and_exits_non_zero_without_a_traceback(tmp_path: Path) -> None:
+    # given `npx cdk synth -c destinations=bad.json`, which hands the context to app.py like this
+    bad = _write(tmp_path / "bad.json", INVALID)
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"destinations": str(bad)}), "CDK_OUTDIR": str(tmp_path)}
+
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert result.returncode == 1
+    assert f"invalid destination config {bad}:\n  name: must be 1-40" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_synthesis_gives_the_same_template_every_time(example: Assembly, tmp_path: Path) -> None:
+    again = synthesize(EXAMPLE_CONFIG, tmp_path)
+
+    assert again.templates[EXAMPLE] == example.templates[EXAMPLE]
+
+
+def test_synthesized_apps_have_no_unacknowledged_nag_finding(assemblies: list[Assembly]) -> None:
+    for assembly in assemblies:
+        report = json.loads((assembly.outdir / "validation-report.json").read_text())
+        assert report["pluginReports"] == []
+
+
+def test_an_unacknowledged_nag_finding_fails_synthesis(tmp_path: Path) -> None:
+    # given a queue with none of the exporter's care (no TLS policy, no dead-letter queue)
+    app = App(outdir=str(tmp_path))
+    sqs.Queue(Stack(app, "Careless"), "Queue")
+    add_checks(app)
+
+    with pytest.raises(RuntimeError, match="ValidationFailed") as raised:
+        app.synth()
+
+    assert "AwsSolutions-SQS4" in str(raised.value)

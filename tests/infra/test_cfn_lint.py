@@ -1,0 +1,24 @@
+"""cfn-lint finds no error in any synthesized template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cfnlint.api import ManualArgs, lint_file
+
+from tests.infra.conftest import Assembly
+
+
+def test_every_template_passes_cfn_lint_without_errors(assemblies: list[Assembly]) -> None:
+    templates = [path for assembly in assemblies for path in sorted(assembly.outdir.glob("*.template.json"))]
+    assert len(templates) == 3
+
+    errors = [
+        f"{Path(match.filename or '').name}: {match.rule.id} {match.message}"
+        for template in templates
+        # Every region the stacks may go to: the fixtures name us-east-1 and eu-west-1.
+        for match in lint_file(template, ManualArgs(regions=["us-east-1", "eu-west-1"]))
+        if match.rule.id.startswith("E")
+    ]
+
+    assert errors == []
