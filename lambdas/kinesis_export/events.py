@@ -1,18 +1,23 @@
 """The input contract (v1): an SQS message body becomes a validated segment event.
 
 A body is one event, bare or wrapped in an EventBridge envelope (its `detail` is the event).
+The contract is checked by pydantic straight from the JSON text, in its Rust core, into plain
+dictionaries: this runs once per event, so it must cost little more than parsing the JSON.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, TypeAdapter, ValidationError
+from pydantic_core import ErrorDetails
+from typing_extensions import TypedDict
 
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+_CANONICAL_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_TIME_REASON = "must be an RFC 3339 date-time with an offset, such as 2020-05-25T21:24:39Z"
 
 
 class InvalidInput(ValueError):
@@ -24,63 +29,93 @@ class InvalidInput(ValueError):
         super().__init__(f"{code}: {reason}")
 
 
+# Producers may send more than the contract names (authenticatedState, other XDM fields):
+# pydantic ignores keys a TypedDict does not name, and leaves them out of what it returns.
+# (typing_extensions' TypedDict: pydantic needs it on Python before 3.12.)
+
+
+class Identity(TypedDict):
+    id: Annotated[str, Field(min_length=1, strict=True)]
+    primary: NotRequired[bool]
+
+
+class Membership(TypedDict):
+    status: Literal["realized", "existing", "exited"]
+    lastQualificationTime: Annotated[str, Field(pattern=RFC3339)]
+
+
+class SegmentMembership(TypedDict):
+    ups: dict[str, Membership]
+
+
+class SegmentEvent(TypedDict):
+    eventId: Annotated[str, Field(min_length=1, strict=True)]
+    identityMap: dict[str, list[Identity]]
+    segmentMembership: SegmentMembership
+    attributes: NotRequired[dict[str, Any]]
+
+
+class Envelope(TypedDict):
+    detail: SegmentEvent
+
+
+_EVENT = TypeAdapter(SegmentEvent)
+_ENVELOPE = TypeAdapter(Envelope)
+
+
 def utc_timestamp(value: str) -> str:
     """An RFC 3339 time, normalised to UTC with second precision: 2020-05-25T21:24:39Z."""
-    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
-        raise ValueError("must be an RFC 3339 date-time with an offset, such as 2020-05-25T21:24:39Z")
+    if not isinstance(value, str) or not re.match(RFC3339, value):
+        raise ValueError(_TIME_REASON)
+    if _CANONICAL_UTC.fullmatch(value):
+        # Already in the record's form (the common case): only check that it is a real time.
+        datetime.fromisoformat(value[:-1])
+        return value
     parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _Model(BaseModel):
-    # Producers may send more than the contract names (authenticatedState, xdm fields): ignore it.
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Identity(_Model):
-    id: Annotated[str, Field(min_length=1, strict=True)]
-    primary: bool = False
-
-
-class Membership(_Model):
-    status: Literal["realized", "existing", "exited"]
-    lastQualificationTime: Annotated[str, AfterValidator(utc_timestamp)]
-
-
-class SegmentMembership(_Model):
-    ups: dict[str, Membership]
-
-
-class SegmentEvent(_Model):
-    eventId: Annotated[str, Field(min_length=1, strict=True)]
-    identityMap: dict[str, list[Identity]]
-    segmentMembership: SegmentMembership
-    attributes: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _has_identity(self) -> SegmentEvent:
-        if not any(self.identityMap.values()):
-            raise ValueError("identityMap must hold at least one identity")
-        return self
-
-
-def _describe(error: Any) -> str:
+def _describe(error: ErrorDetails) -> str:
     path = ".".join(str(part) for part in error["loc"])
-    reason = "required" if error["type"] == "missing" else error["msg"].removeprefix("Value error, ")
+    kind = error["type"]
+    if kind == "missing":
+        reason = "required"
+    elif kind == "string_pattern_mismatch":
+        reason = _TIME_REASON
+    else:
+        reason = error["msg"]
     return f"{path}: {reason}" if path else reason
 
 
-def parse_event(body: str) -> SegmentEvent:
+def parse_event(body: str | bytes) -> SegmentEvent:
     """Parse one message body, or raise InvalidInput naming every problem (never the values)."""
+    # An EventBridge envelope is told by its detail-type key; a bare event that merely holds such
+    # a key somewhere (so has no detail) is read again as a bare event.
+    if ('"detail-type"' if isinstance(body, str) else b'"detail-type"') in body:  # type: ignore[operator]
+        try:
+            event = _ENVELOPE.validate_json(body)["detail"]
+        except ValidationError as error:
+            errors = error.errors(include_url=False, include_input=False)
+            if errors[0]["loc"] != ("detail",) or errors[0]["type"] != "missing":
+                raise _invalid(errors) from None
+            event = _validate_bare(body)
+    else:
+        event = _validate_bare(body)
+    if not any(event["identityMap"].values()):
+        raise InvalidInput("INVALID_EVENT", "identityMap must hold at least one identity")
+    return event
+
+
+def _validate_bare(body: str | bytes) -> SegmentEvent:
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InvalidInput("INVALID_JSON", f"body is not JSON: {error}") from None
-    if isinstance(data, dict) and "detail" in data and "detail-type" in data:
-        data = data["detail"]
-    if not isinstance(data, dict):
-        raise InvalidInput("INVALID_EVENT", "body must be a JSON object (an event, or an EventBridge envelope)")
-    try:
-        return SegmentEvent.model_validate(data)
+        return _EVENT.validate_json(body)
     except ValidationError as error:
-        raise InvalidInput("INVALID_EVENT", "; ".join(_describe(e) for e in error.errors())) from None
+        raise _invalid(error.errors(include_url=False, include_input=False)) from None
+
+
+def _invalid(errors: list[ErrorDetails]) -> InvalidInput:
+    if errors[0]["type"] == "json_invalid":
+        return InvalidInput("INVALID_JSON", f"body is not JSON: {errors[0]['msg'].removeprefix('Invalid JSON: ')}")
+    if errors[0]["loc"] == () and errors[0]["type"] in ("dict_type", "model_type"):
+        return InvalidInput("INVALID_EVENT", "body must be a JSON object (an event, or an EventBridge envelope)")
+    return InvalidInput("INVALID_EVENT", "; ".join(_describe(e) for e in errors))

@@ -1,19 +1,20 @@
 """Event + destination config -> a Kinesis record in AEP's "Exported data" format.
 
 The config is turned once per container into a RecordPlan of plain lookups, so the work
-done per event is only dictionary access, the transforms and one JSON encoding.
+done per event is only dictionary access, the transforms and one JSON encoding (pydantic's
+Rust encoder: compact, UTF-8, keys in insertion order).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import to_json
+
 from .config import DestinationConfig
-from .events import InvalidInput, SegmentEvent
+from .events import Identity, InvalidInput, SegmentEvent, utc_timestamp
 from .identities import TRANSFORMS
 
 # Kinesis limits: a partition key is at most 256 characters; data plus key at most 1 MiB.
@@ -39,71 +40,64 @@ class Skip:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class _Namespace:
-    exported_key: str
-    transform: Callable[[str], str] | None
-
-
 class RecordPlan:
     """What a destination exports, precomputed from its config."""
 
     def __init__(self, config: DestinationConfig) -> None:
         self._segments = frozenset(segment.id for segment in config.segments)
-        # Config order decides the identityMap's key order and the fallback partition key.
-        self._namespaces = {
-            identity.namespace.lower(): (
-                order,
-                _Namespace(identity.exported_key, TRANSFORMS.get(identity.transform or "")),
-            )
-            for order, identity in enumerate(config.identities)
-        }
+        # In config order, which decides the identityMap's key order and the fallback partition key.
+        self._namespaces = [
+            (identity.namespace.lower(), identity.exported_key, TRANSFORMS.get(identity.transform or ""))
+            for identity in config.identities
+        ]
         self._attribute_paths = [tuple(path.split(".")) for path in config.attributes]
         self._key_by_event_id = config.partition_key == "eventId"
 
     def build(self, event: SegmentEvent) -> Record | Skip:
-        """The record for one event, a Skip, or InvalidInput when it cannot fit in Kinesis."""
-        ups = {
-            segment_id: {"lastQualificationTime": membership.lastQualificationTime, "status": membership.status}
-            for segment_id, membership in event.segmentMembership.ups.items()
-            if segment_id in self._segments
-        }
+        """The record for one event, a Skip, or InvalidInput when it cannot be exported as it is."""
+        ups = {}
+        for segment_id, membership in event["segmentMembership"]["ups"].items():
+            if segment_id in self._segments:
+                ups[segment_id] = {
+                    "lastQualificationTime": _qualification_time(segment_id, membership["lastQualificationTime"]),
+                    "status": membership["status"],
+                }
         if not ups:
-            return Skip("no mapped segment")
+            return NO_MAPPED_SEGMENT
 
-        # Exported ids per configured namespace, in config order; the primary identity's id, if mapped.
-        found: dict[int, tuple[str, list[dict[str, str]]]] = {}
-        primary_id = None
-        for namespace, identities in event.identityMap.items():
-            mapped = self._namespaces.get(namespace.lower())
-            if mapped is None or not identities:
-                continue
-            order, target = mapped
-            entries = found.setdefault(order, (target.exported_key, []))[1]
-            for identity in identities:
-                exported = target.transform(identity.id) if target.transform else identity.id
-                entries.append({"id": exported})
-                if identity.primary and primary_id is None:
-                    primary_id = exported
-        if not found:
-            return Skip("no mapped identity")
+        # Namespaces match case-insensitively; an event may even spell one two ways.
+        by_namespace: dict[str, list[Identity]] = {}
+        for namespace, listed in event["identityMap"].items():
+            key = namespace.lower()
+            by_namespace[key] = by_namespace[key] + listed if key in by_namespace else listed
         identity_map: dict[str, list[dict[str, str]]] = {}
-        for order in sorted(found):
-            exported_key, entries = found[order]
-            identity_map.setdefault(exported_key, []).extend(entries)
+        first_id = primary_id = None
+        for namespace, exported_key, transform in self._namespaces:
+            identities = by_namespace.get(namespace)
+            if not identities:
+                continue
+            entries = identity_map.setdefault(exported_key, [])
+            for identity in identities:
+                exported = transform(identity["id"]) if transform else identity["id"]
+                entries.append({"id": exported})
+                if first_id is None:
+                    first_id = exported
+                if primary_id is None and identity.get("primary"):
+                    primary_id = exported
+        if first_id is None:
+            return NO_MAPPED_IDENTITY
 
-        record: dict[str, Any] = self._attributes(event.attributes) if event.attributes else {}
+        attributes = event.get("attributes")
+        record: dict[str, Any] = self._attributes(attributes) if attributes else {}
         record["segmentMembership"] = {"ups": ups}
         record["identityMap"] = identity_map
 
-        if self._key_by_event_id:
-            key = event.eventId
-        else:
-            key = primary_id if primary_id is not None else found[min(found)][1][0]["id"]
+        # The primary identity's exported id (never a raw id of a hashed namespace), else the first one.
+        key = event["eventId"] if self._key_by_event_id else (primary_id or first_id)
         if len(key) > MAX_PARTITION_KEY_CHARS:
             key = hashlib.sha256(key.encode("utf-8")).hexdigest()
 
-        result = Record(key, json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        result = Record(key, to_json(record))
         if result.size > MAX_RECORD_BYTES:
             raise InvalidInput(
                 "RECORD_TOO_LARGE", f"record is {result.size} bytes; Kinesis takes at most {MAX_RECORD_BYTES}"
@@ -125,3 +119,17 @@ class RecordPlan:
                     target = target.setdefault(part, {})
                 target[path[-1]] = value
         return out
+
+
+NO_MAPPED_SEGMENT = Skip("no mapped segment")
+NO_MAPPED_IDENTITY = Skip("no mapped identity")
+
+
+def _qualification_time(segment_id: str, value: str) -> str:
+    try:
+        return utc_timestamp(value)
+    except ValueError:
+        # The contract's pattern let it through, but it is no real time (a 13th month, say).
+        raise InvalidInput(
+            "INVALID_EVENT", f"segmentMembership.ups.{segment_id}.lastQualificationTime: not a valid date-time"
+        ) from None

@@ -15,14 +15,29 @@ def reject_reason(raw: str) -> InvalidInput:
 def test_bare_event_is_parsed():
     event = parse_event(body(profile_event("1", event_id="evt-1")))
 
-    assert event.eventId == "evt-1"
-    assert event.identityMap["ECID"][0].primary is True
+    assert event["eventId"] == "evt-1"
+    assert event["identityMap"]["ECID"][0]["primary"] is True
 
 
 def test_eventbridge_envelope_is_unwrapped():
     envelope = {"version": "0", "detail-type": "Segment Qualification", "source": "x", "detail": profile_event("1")}
 
-    assert parse_event(json.dumps(envelope)).eventId == "e-1"
+    assert parse_event(json.dumps(envelope))["eventId"] == "e-1"
+
+
+def test_bare_event_holding_a_detail_type_key_is_not_taken_for_an_envelope():
+    event = profile_event("1", attributes={"detail-type": "not an envelope"})
+
+    assert parse_event(body(event))["attributes"] == {"detail-type": "not an envelope"}
+
+
+def test_fields_outside_the_contract_are_dropped():
+    event = profile_event("1", xdmVersion="1.0")
+    event["identityMap"]["ECID"][0]["authenticatedState"] = "ambiguous"
+
+    parsed = parse_event(body(event))
+
+    assert "xdmVersion" not in parsed and parsed["identityMap"]["ECID"][0] == {"id": "1", "primary": True}
 
 
 def test_body_that_is_not_json_is_invalid_json():

@@ -172,3 +172,15 @@ def test_record_over_one_mebibyte_is_rejected_as_invalid(example_config):
         build(example_config, event)
 
     assert raised.value.code == "RECORD_TOO_LARGE"
+
+
+def test_qualification_time_that_is_no_real_time_is_rejected(example_config):
+    event = profile_event("1")
+    event["segmentMembership"]["ups"][HIGH_PROPENSITY]["lastQualificationTime"] = "2020-13-45T21:24:39Z"
+
+    with pytest.raises(InvalidInput) as raised:
+        build(example_config, event)
+
+    assert (
+        raised.value.reason == f"segmentMembership.ups.{HIGH_PROPENSITY}.lastQualificationTime: not a valid date-time"
+    )
