@@ -4,6 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+# jsii (under aws-cdk-lib) warns on every run when Node.js is past its end of life; it still works.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
+
 .PHONY: demo test lint typecheck unit integration bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt
@@ -46,10 +50,6 @@ EVENT ?= events/sqs-segment-events.json
 SAM_ARGS ?=
 
 .PHONY: synth diff deploy sam-invoke
-
-# jsii warns on every run when Node.js is past its end of life; the CDK still works on it.
-synth diff deploy: export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
-synth diff deploy: export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
 # The aws-cdk CLI pinned in package-lock.json.
 $(NODE_STAMP): package.json package-lock.json
