@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
-.PHONY: demo test lint typecheck unit integration bench clean
+.PHONY: demo test lint typecheck unit integration bench check clean
 
 $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -75,3 +75,7 @@ sam-invoke: synth
 ## bench: the exporter against the bare SDK, in one run (figures, not a test; results in bench/results/)
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+## check: a destination's credentials, stream and permissions, as the function will use them (CONFIG=..., PROBE=1)
+check: $(STAMP)
+	PYTHONPATH=lambdas $(PY) -m kinesis_export check $(CONFIG) $(if $(PROBE),--probe)

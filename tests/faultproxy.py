@@ -1,6 +1,8 @@
 """A fault-injecting HTTP proxy in front of moto's server, for Kinesis PutRecords.
 
 Every PutRecords call waits `latency` seconds first, as if the service were that far away.
+Every request is recorded (`requests`: action, access key it was signed with, body), and an
+action named in `denied` is answered AccessDenied, as IAM would, in the protocol's own format.
 
 Requests pass through unchanged unless the test's `fault` function, asked once per
 PutRecords call, says otherwise:
@@ -14,13 +16,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class FaultProxy:
     upstream: str
     fault: Callable[[int, list[dict[str, Any]]], Fault] = lambda call, entries: None
     latency: float = 0.0
+    denied: set[str] = field(default_factory=set)
+    requests: list[tuple[str, str, bytes]] = field(default_factory=list)
     put_records_calls: int = 0
     injected: list[Fault] = field(default_factory=list)
 
@@ -63,6 +68,13 @@ class FaultProxy:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                target = self.headers.get("X-Amz-Target", "")
+                action = target.rpartition(".")[2] if target else parse_qs(body.decode()).get("Action", [""])[0]
+                signer = re.search(r"Credential=([^/]+)/", self.headers.get("Authorization", ""))
+                proxy.requests.append((action, signer.group(1) if signer else "", body))
+                if action in proxy.denied:
+                    self._deny(action, json_protocol=bool(target))
+                    return
                 fault: Fault = None
                 request: dict[str, Any] = {}
                 if self.headers.get("X-Amz-Target", "").endswith(".PutRecords"):
@@ -114,9 +126,20 @@ class FaultProxy:
                 connection.close()
                 return response.status, answer
 
-            def _answer(self, status: int, body: bytes) -> None:
+            def _deny(self, action: str, *, json_protocol: bool) -> None:
+                message = f"User is not authorized to perform: {action}"
+                if json_protocol:
+                    self._answer(400, json.dumps({"__type": "AccessDeniedException", "message": message}).encode())
+                else:
+                    error = (
+                        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+                        f"<Message>{message}</Message></Error></ErrorResponse>"
+                    )
+                    self._answer(403, error.encode(), "text/xml")
+
+            def _answer(self, status: int, body: bytes, content_type: str = "application/x-amz-json-1.1") -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)

@@ -1,4 +1,4 @@
-"""The command line: `python -m kinesis_export demo` (more commands come with later features)."""
+"""The command line: `demo` (the sample events on a local Kinesis) and `check` (a destination's connection)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,21 @@ def demo(config_path: Path, events_dir: Path, verbose: bool) -> int:
     return 0 if not failed else 1
 
 
+def check(config_path: Path, probe: bool) -> int:
+    """Check a destination's credentials and stream (and PutRecord with --probe); 1 if anything fails."""
+    import boto3
+
+    from .connection import check_connection
+
+    config = load_config(config_path)
+    report = check_connection(config, boto3.Session().region_name, probe=probe)
+    for line in report.passed:
+        print(f"ok    {line}")
+    for line in report.problems:
+        print(f"FAIL  {line}")
+    return 0 if report.ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kinesis_export", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -86,8 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--config", type=Path, default=Path("destinations/example.json"))
     demo_parser.add_argument("--events", type=Path, default=Path("events"))
     demo_parser.add_argument("--verbose", action="store_true", help="also print the function's logs and metrics")
+    check_parser = commands.add_parser(
+        "check", help="check a destination's credentials, stream and permissions, as the function will use them"
+    )
+    check_parser.add_argument("config", type=Path)
+    check_parser.add_argument("--probe", action="store_true", help="also write one marked probe record (PutRecord)")
     args = parser.parse_args(argv)
     try:
+        if args.command == "check":
+            return check(args.config, args.probe)
         return demo(args.config, args.events, args.verbose)
     except ConfigError as error:
         print(error, file=sys.stderr)

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
+
+from .governance import Label, Policy, governance_problems, load_catalogue
 
 # Reserved for the record's own sections: an attribute there would collide with them.
 RESERVED_ROOTS = ("segmentMembership", "identityMap")
@@ -68,15 +70,33 @@ class StreamConfig(_Model):
         return value
 
 
+UnixMillis = Annotated[int, Field(ge=0, strict=True)]
+
+
 class SegmentMapping(_Model):
     id: Annotated[str, Field(min_length=1)]
     name: str = ""
+    # For includeSegmentTimestamps: the segment's and its mapping's creation and last update.
+    created_at: UnixMillis | None = Field(default=None, alias="createdAt")
+    updated_at: UnixMillis | None = Field(default=None, alias="updatedAt")
+    mapping_created_at: UnixMillis | None = Field(default=None, alias="mappingCreatedAt")
+    mapping_updated_at: UnixMillis | None = Field(default=None, alias="mappingUpdatedAt")
+
+    @property
+    def timestamps(self) -> dict[str, int | None]:
+        return {
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "mappingCreatedAt": self.mapping_created_at,
+            "mappingUpdatedAt": self.mapping_updated_at,
+        }
 
 
 class IdentityMapping(_Model):
     namespace: Annotated[str, Field(min_length=1)]
     export_as: str | None = Field(default=None, alias="exportAs", min_length=1)
     transform: Literal["sha256"] | None = None
+    labels: list[Label] = []
 
     @property
     def exported_key(self) -> str:
@@ -150,14 +170,75 @@ def _attribute_path(path: str) -> str:
     return path
 
 
+def _dotted_path(path: str) -> str:
+    if not all(_PATH_PART.fullmatch(part) for part in path.split(".")):
+        raise ValueError("must be a dotted field path such as consents.share.val")
+    return path
+
+
+class AttributeMapping(_Model):
+    """An exported profile attribute; written as a plain path string when it carries no labels."""
+
+    path: Annotated[str, AfterValidator(_attribute_path)]
+    labels: list[Label] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_path(cls, value: object) -> object:
+        return {"path": value} if isinstance(value, str) else value
+
+
+class ExecutionRole(_Model):
+    """The function's own role, in the account it runs in (the default)."""
+
+    mode: Literal["executionRole"] = "executionRole"
+
+
+class AssumeRole(_Model):
+    """A role (usually in the stream's account) the function assumes, bound to an external id."""
+
+    mode: Literal["assumeRole"]
+    role_arn: str = Field(alias="roleArn", pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]{1,512}$")
+    # Required: it is what stops another account's pipeline from using this role (the confused deputy).
+    external_id: str = Field(alias="externalId", min_length=2, max_length=1224, pattern=r"^[A-Za-z0-9_+=,.@:/-]+$")
+    # The account the exporter runs in, trusted by the access stack's role; its own account if absent.
+    exporter_account_id: str | None = Field(default=None, alias="exporterAccountId", pattern=r"^[0-9]{12}$")
+
+    @property
+    def role_account_id(self) -> str:
+        return self.role_arn.split(":")[4]
+
+
+class AccessKey(_Model):
+    """An access key pair kept in a Secrets Manager secret: {"accessKeyId": ..., "secretAccessKey": ...}."""
+
+    mode: Literal["accessKey"]
+    secret_arn: str = Field(
+        alias="secretArn", pattern=r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9_/+=.@-]+$"
+    )
+
+
+Credentials = Annotated[ExecutionRole | AssumeRole | AccessKey, Field(discriminator="mode")]
+
+
 class DestinationConfig(_Model):
     name: str
     description: str = ""
     stream: StreamConfig
     segments: Annotated[list[SegmentMapping], Field(min_length=1)]
-    attributes: list[Annotated[str, AfterValidator(_attribute_path)]] = []
+    attributes: list[AttributeMapping] = []
     identities: Annotated[list[IdentityMapping], Field(min_length=1)]
     partition_key: Literal["primaryIdentity", "eventId"] = Field(default="primaryIdentity", alias="partitionKey")
+    include_segment_names: bool = Field(default=False, alias="includeSegmentNames")
+    include_segment_timestamps: bool = Field(default=False, alias="includeSegmentTimestamps")
+    marketing_actions: list[str] = Field(default=[], alias="marketingActions")
+    # Policies added to the shipped catalogue (policies.json) for this destination.
+    policies: list[Policy] = []
+    # Where a profile's consent to share sits in the event's attributes; "n" there means not exported.
+    consent_path: Annotated[str, AfterValidator(_dotted_path)] | None = Field(
+        default="consents.share.val", alias="consentPath"
+    )
+    credentials: Credentials = ExecutionRole()
     ingest: IngestConfig = IngestConfig()
     function: FunctionConfig = FunctionConfig()
     event_bridge: EventBridgeConfig | None = Field(default=None, alias="eventBridge")
@@ -184,8 +265,16 @@ def _conflicts(config: DestinationConfig) -> list[str]:
     for index, segment in enumerate(config.segments):
         if any(other.id == segment.id for other in config.segments[:index]):
             problems.append(f"segments[{index}].id: segment {segment.id!r} is mapped twice")
-    for index, path in enumerate(config.attributes):
-        for other in config.attributes[:index]:
+    if config.include_segment_timestamps:
+        for index, segment in enumerate(config.segments):
+            missing = [name for name, value in segment.timestamps.items() if value is None]
+            if missing:
+                problems.append(
+                    f"segments[{index}]: includeSegmentTimestamps needs {', '.join(missing)} (UNIX milliseconds)"
+                )
+    paths = [attribute.path for attribute in config.attributes]
+    for index, path in enumerate(paths):
+        for other in paths[:index]:
             if path == other:
                 problems.append(f"attributes[{index}]: {path!r} is listed twice")
             elif path.startswith(other + ".") or other.startswith(path + "."):
@@ -215,7 +304,7 @@ def parse_config(data: object, source: str = "<config>") -> DestinationConfig:
         config = DestinationConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(source, [_describe(e) for e in error.errors()]) from None
-    problems = _conflicts(config)
+    problems = _conflicts(config) + governance_problems(config, load_catalogue())
     if problems:
         raise ConfigError(source, problems)
     return config

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .events import InvalidInput, parse_event
-from .records import Record, RecordPlan, Skip
+from .records import NO_CONSENT, Record, RecordPlan, Skip
 from .rejects import Rejection, RejectsQueue
 from .writer import Deadline, KinesisWriter
 
@@ -24,6 +24,7 @@ class BatchReport:
     received: int = 0
     exported: int = 0
     filtered: int = 0
+    without_consent: int = 0  # of the filtered: the profile's consent to share is "n"
     rejected: int = 0
     failed_message_ids: list[str] = field(default_factory=list)  # in the batch's order
     failures: dict[str, str] = field(default_factory=dict)  # message id -> reason
@@ -55,6 +56,7 @@ def export_batch(
             continue
         if isinstance(built, Skip):
             report.filtered += 1
+            report.without_consent += built is NO_CONSENT
         else:
             records.append(built)
             record_messages.append(message.message_id)

@@ -44,23 +44,35 @@ class RecordPlan:
     """What a destination exports, precomputed from its config."""
 
     def __init__(self, config: DestinationConfig) -> None:
-        self._segments = frozenset(segment.id for segment in config.segments)
+        # What each mapped segment's entry carries besides its time and status (the payload options).
+        self._segments: dict[str, dict[str, Any]] = {}
+        for segment in config.segments:
+            extra: dict[str, Any] = {"name": segment.name} if config.include_segment_names else {}
+            if config.include_segment_timestamps:
+                extra.update(segment.timestamps)
+            self._segments[segment.id] = extra
         # In config order, which decides the identityMap's key order and the fallback partition key.
         self._namespaces = [
             (identity.namespace.lower(), identity.exported_key, TRANSFORMS.get(identity.transform or ""))
             for identity in config.identities
         ]
-        self._attribute_paths = [tuple(path.split(".")) for path in config.attributes]
+        self._attribute_paths = [tuple(attribute.path.split(".")) for attribute in config.attributes]
+        self._consent_path = tuple(config.consent_path.split(".")) if config.consent_path else None
         self._key_by_event_id = config.partition_key == "eventId"
 
     def build(self, event: SegmentEvent) -> Record | Skip:
         """The record for one event, a Skip, or InvalidInput when it cannot be exported as it is."""
+        attributes = event.get("attributes")
+        if self._consent_path and attributes and _lookup(attributes, self._consent_path) == "n":
+            return NO_CONSENT
         ups = {}
         for segment_id, membership in event["segmentMembership"]["ups"].items():
-            if segment_id in self._segments:
+            extra = self._segments.get(segment_id)
+            if extra is not None:
                 ups[segment_id] = {
                     "lastQualificationTime": _qualification_time(segment_id, membership["lastQualificationTime"]),
                     "status": membership["status"],
+                    **extra,
                 }
         if not ups:
             return NO_MAPPED_SEGMENT
@@ -87,7 +99,6 @@ class RecordPlan:
         if first_id is None:
             return NO_MAPPED_IDENTITY
 
-        attributes = event.get("attributes")
         record: dict[str, Any] = self._attributes(attributes) if attributes else {}
         record["segmentMembership"] = {"ups": ups}
         record["identityMap"] = identity_map
@@ -108,12 +119,8 @@ class RecordPlan:
         """Each configured path present in the event, at the same path in the record."""
         out: dict[str, Any] = {}
         for path in self._attribute_paths:
-            value: Any = attributes
-            for part in path:
-                if not isinstance(value, dict) or part not in value:
-                    break
-                value = value[part]
-            else:
+            value = _lookup(attributes, path)
+            if value is not _ABSENT:
                 target = out
                 for part in path[:-1]:
                     target = target.setdefault(part, {})
@@ -121,6 +128,20 @@ class RecordPlan:
         return out
 
 
+_ABSENT = object()
+
+
+def _lookup(attributes: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at a dotted path, or _ABSENT."""
+    value: Any = attributes
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
+            return _ABSENT
+        value = value[part]
+    return value
+
+
+NO_CONSENT = Skip("no consent to share")
 NO_MAPPED_SEGMENT = Skip("no mapped segment")
 NO_MAPPED_IDENTITY = Skip("no mapped identity")
 

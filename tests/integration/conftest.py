@@ -53,11 +53,12 @@ def start_pipeline(
 ) -> Callable[..., Pipeline]:
     """Create a stream and queues with unique names, then import the handler as a cold start would.
 
-    The function's Kinesis traffic goes through the fault proxy; everything else, and the
-    test's own reads, go straight to moto.
+    The function's Kinesis, STS and Secrets Manager traffic goes through the fault proxy;
+    SQS, and the test's own calls (made before the switch or with explicit endpoints), go
+    straight to moto.
     """
 
-    def start(*, shards: int = 2, rejects_queue: bool = True) -> Pipeline:
+    def start(*, shards: int = 2, rejects_queue: bool = True, **config_changes: Any) -> Pipeline:
         suffix = uuid.uuid4().hex[:8]
         for name, value in {**LOCAL_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
             monkeypatch.setenv(name, value)
@@ -71,10 +72,13 @@ def start_pipeline(
 
         config = json.loads(EXAMPLE_CONFIG.read_text())
         config["stream"] = {"name": stream_name, "region": REGION}
+        config.update(config_changes)
         config_file = tmp_path / f"destination-{suffix}.json"
         config_file.write_text(json.dumps(config))
         monkeypatch.setenv("DESTINATION_CONFIG_FILE", str(config_file))
-        monkeypatch.setenv("AWS_ENDPOINT_URL_KINESIS", fault_proxy.url)
+        # The function's Kinesis, STS and Secrets Manager calls go through the proxy, which records them.
+        for service in ("KINESIS", "STS", "SECRETS_MANAGER"):
+            monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", fault_proxy.url)
         if rejects_url:
             monkeypatch.setenv("REJECTS_QUEUE_URL", rejects_url)
         else:

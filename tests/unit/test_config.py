@@ -62,8 +62,8 @@ def test_attribute_may_not_overwrite_the_record_sections():
     data["attributes"] = ["segmentMembership.ups", "bad path"]
 
     assert problems(data) == [
-        "attributes[0]: would overwrite the record's own segmentMembership",
-        "attributes[1]: must be a dotted field path such as person.email",
+        "attributes[0].path: would overwrite the record's own segmentMembership",
+        "attributes[1].path: must be a dotted field path such as person.email",
     ]
 
 

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from kinesis_export.config import Settings, load_config
+from kinesis_export.credentials import session_for
 from kinesis_export.pipeline import Message, export_batch
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
@@ -32,7 +33,7 @@ metrics = Metrics(namespace=settings.metrics_namespace, service=config.name)
 # Short timeouts, and no retries inside botocore: the writer retries itself, per entry,
 # within the invocation's deadline. DEADLINE_MARGIN_MS (5 s) covers one call started just
 # before the margin: 2 s to connect, 3 s to answer.
-_kinesis = boto3.client(
+_kinesis = session_for(config).client(
     "kinesis",
     region_name=config.stream.region or settings.region,
     config=Config(
@@ -69,6 +70,7 @@ def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
         ("EventsReceived", report.received),
         ("EventsExported", report.exported),
         ("EventsFiltered", report.filtered),
+        ("EventsWithoutConsent", report.without_consent),
         ("EventsRejected", report.rejected),
         ("EventsFailed", report.failed),
         ("PutRecordsCalls", report.put_records_calls),
@@ -88,6 +90,7 @@ def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
             "received": report.received,
             "exported": report.exported,
             "filtered": report.filtered,
+            "without_consent": report.without_consent,
             "rejected": report.rejected,
             "failed": report.failed,
             "put_records_calls": report.put_records_calls,

@@ -1,0 +1,120 @@
+"""The connection check: what AEP checks when a Kinesis destination is configured, and a bit more.
+
+With the credentials the function will use: they resolve, the stream exists and is active
+(found with kinesis:ListStreams, the one read permission the policy grants), and, on request,
+one marked probe record goes through PutRecord. Every failure is one line naming the setting
+or the permission to fix.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .config import AccessKey, AssumeRole, DestinationConfig
+from .credentials import SecretError, session_for
+
+PROBE_PARTITION_KEY = "kinesis-export-probe"
+_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException")
+_CLIENT = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+
+
+@dataclass
+class CheckReport:
+    stream_arn: str | None = None
+    passed: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_connection(config: DestinationConfig, region: str | None, *, probe: bool = False) -> CheckReport:
+    """Check credentials, stream and (with probe) PutRecord, as the function would use them."""
+    report = CheckReport()
+    stream_region = config.stream.region or region
+    if not stream_region:
+        report.problems.append("stream.region: not set, and no AWS region in the environment (AWS_REGION)")
+        return report
+    session = session_for(config)
+    credentials = session.get_credentials()
+    if credentials is None:
+        report.problems.append(
+            f"credentials ({config.credentials.mode}): none found (set AWS_PROFILE or the AWS_* variables)"
+        )
+        return report
+    try:
+        credentials.get_frozen_credentials()  # resolved now, so that a failure names the credentials
+    except (ClientError, BotoCoreError, SecretError) as error:
+        report.problems.append(_credentials_problem(config, error))
+        return report
+    report.passed.append(f"credentials resolve ({config.credentials.mode})")
+
+    kinesis = session.client("kinesis", region_name=stream_region, config=_CLIENT)
+    try:
+        summary = _find_stream(kinesis, config.stream.name)
+    except ClientError as error:
+        report.problems.append(_denied_or_failed(error, "kinesis:ListStreams", stream_region))
+        return report
+    if summary is None:
+        report.problems.append(
+            f"stream.name: no stream named {config.stream.name!r} in {stream_region} for these credentials"
+        )
+        return report
+    report.stream_arn = summary["StreamARN"]
+    if summary["StreamStatus"] not in ("ACTIVE", "UPDATING"):
+        report.problems.append(f"stream.name: stream {config.stream.name!r} is {summary['StreamStatus']}, not ACTIVE")
+        return report
+    report.passed.append(f"stream {config.stream.name} is {summary['StreamStatus']} in {stream_region}")
+
+    if probe:
+        data = {"kinesisExportProbe": {"destination": config.name, "at": datetime.now(UTC).isoformat()}}
+        try:
+            kinesis.put_record(StreamName=config.stream.name, PartitionKey=PROBE_PARTITION_KEY, Data=json.dumps(data))
+        except ClientError as error:
+            report.problems.append(_denied_or_failed(error, "kinesis:PutRecord", stream_region))
+            return report
+        report.passed.append(f"probe record written (partition key {PROBE_PARTITION_KEY})")
+    return report
+
+
+def _find_stream(kinesis: object, name: str) -> dict[str, str] | None:
+    """The stream's summary from ListStreams (paged), or None."""
+    paginator = kinesis.get_paginator("list_streams")  # type: ignore[attr-defined]
+    for page in paginator.paginate():
+        for summary in page.get("StreamSummaries", []):
+            if summary["StreamName"] == name:
+                return dict(summary)
+    return None
+
+
+def _credentials_problem(config: DestinationConfig, error: Exception) -> str:
+    credentials = config.credentials
+    reason = _reason(error)
+    if isinstance(credentials, AssumeRole):
+        return (
+            f"credentials.roleArn: cannot assume {credentials.role_arn} ({reason}); check sts:AssumeRole on it for "
+            "these credentials, and the role's trust policy and external ID"
+        )
+    if isinstance(credentials, AccessKey):
+        return f"credentials.secretArn: cannot read the access key from {credentials.secret_arn} ({reason})"
+    return f"credentials: {reason}"
+
+
+def _denied_or_failed(error: ClientError, action: str, region: str) -> str:
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in _DENIED:
+        return f"permission: {action} denied in {region} ({_reason(error)}); grant it to these credentials"
+    return f"{action} failed in {region}: {_reason(error)}"
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"{details.get('Code', 'error')}: {details.get('Message', '')}".rstrip(": ")
+    return str(error)

@@ -1,0 +1,37 @@
+"""The connection check at deployment: a CloudFormation custom resource (CDK's Provider framework).
+
+A stack whose credentials cannot reach its stream fails to deploy, with the check's own lines
+as the reason, instead of deploying a pipeline that would only fill its dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from kinesis_export.config import Settings, load_config
+from kinesis_export.connection import check_connection
+
+settings = Settings.from_environ(os.environ)
+config = load_config(settings.destination_config_file)
+logger = Logger(service=config.name)
+
+
+class ConnectionCheckFailed(RuntimeError):
+    """Raised to fail the deployment; the Provider framework reports the message to CloudFormation."""
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    physical_id = event.get("PhysicalResourceId") or f"kinesis-export-check-{config.name}"
+    if event["RequestType"] == "Delete":
+        return {"PhysicalResourceId": physical_id}
+    report = check_connection(config, settings.region)
+    if not report.ok:
+        logger.error("connection check failed", extra={"problems": report.problems})
+        raise ConnectionCheckFailed("; ".join(report.problems))
+    logger.info("connection check passed", extra={"passed": report.passed})
+    return {"PhysicalResourceId": physical_id, "Data": {"StreamArn": report.stream_arn}}
