@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
-.PHONY: demo test lint typecheck unit integration bench check clean
+.PHONY: demo test lint typecheck unit integration bench check backfill clean
 
 $(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -79,3 +79,7 @@ bench: $(STAMP)
 ## check: a destination's credentials, stream and permissions, as the function will use them (CONFIG=..., PROBE=1)
 check: $(STAMP)
 	PYTHONPATH=lambdas $(PY) -m kinesis_export check $(CONFIG) $(if $(PROBE),--probe)
+
+## backfill: export every member listed in FILE (JSON Lines, .gz, or s3://bucket/key) for CONFIG
+backfill: $(STAMP)
+	PYTHONPATH=lambdas $(PY) -m kinesis_export backfill $(CONFIG) $(FILE)

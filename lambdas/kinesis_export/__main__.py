@@ -1,4 +1,5 @@
-"""The command line: `demo` (the sample events on a local Kinesis) and `check` (a destination's connection)."""
+"""The command line: `demo` (the sample events on a local Kinesis), `check` (a destination's connection)
+and `backfill` (every member of a segment, from a file)."""
 
 from __future__ import annotations
 
@@ -94,6 +95,61 @@ def check(config_path: Path, probe: bool) -> int:
     return 0 if report.ok else 1
 
 
+def backfill(
+    config_path: Path, source: str, checkpoint: Path | None, quiet: bool, records: float | None, size: float | None
+) -> int:
+    """Export every line of a members file; 0 when every line was exported or filtered."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    from .backfill import Backfill, BackfillStopped, ProgressBar, RateLimit, open_lines, stream_capacity
+    from .credentials import session_for
+    from .records import RecordPlan
+    from .writer import KinesisWriter
+
+    config = load_config(config_path)
+    region = config.stream.region or boto3.Session().region_name
+    client_config = Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1})
+    kinesis = session_for(config).client("kinesis", region_name=region, config=client_config)
+    if records is None or size is None:
+        try:
+            capacity = stream_capacity(kinesis, config.stream.name)
+        except ClientError as error:
+            capacity = (1000.0, 1024 * 1024.0)
+            print(f"stream capacity unknown ({error}); assuming one shard's", file=sys.stderr)
+        records, size = records or capacity[0], size or capacity[1]
+    if checkpoint is None:
+        name = source.rpartition("/")[2] if source.startswith("s3://") else source
+        checkpoint = Path(name + ".checkpoint.json")
+    lines, fraction_read = open_lines(source, boto3.client("s3") if source.startswith("s3://") else None)
+    bar = None if quiet else ProgressBar()
+    run = Backfill(
+        RecordPlan(config),
+        KinesisWriter(kinesis, config.stream.name),
+        RateLimit(records, size),
+        checkpoint,
+        report=bar or (lambda progress, fraction: None),
+    )
+    try:
+        progress = run.run(source, lines, fraction_read)
+    except BackfillStopped as error:
+        print(f"\nstopped: {error}\nrun the same command to continue from {checkpoint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: run the same command to continue from {checkpoint}", file=sys.stderr)
+        return 130
+    finally:
+        lines.close()
+        if bar:
+            bar.close()
+    print(
+        f"{progress.line:,} lines: {progress.exported:,} exported, {progress.filtered:,} filtered, "
+        f"{progress.rejected:,} rejected (line numbers and reasons in {run.rejects_file})"
+    )
+    return 0 if not progress.rejected else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kinesis_export", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -106,8 +162,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     check_parser.add_argument("config", type=Path)
     check_parser.add_argument("--probe", action="store_true", help="also write one marked probe record (PutRecord)")
+    backfill_parser = commands.add_parser("backfill", help="export every member listed in a JSON Lines file")
+    backfill_parser.add_argument("config", type=Path)
+    backfill_parser.add_argument("source", help="members.jsonl, members.jsonl.gz or s3://bucket/key")
+    backfill_parser.add_argument("--checkpoint", type=Path, help="default: <file>.checkpoint.json")
+    backfill_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    backfill_parser.add_argument("--records-per-second", type=float, help="default: the stream's capacity")
+    backfill_parser.add_argument("--bytes-per-second", type=float, help="default: the stream's capacity")
     args = parser.parse_args(argv)
     try:
+        if args.command == "backfill":
+            return backfill(
+                args.config, args.source, args.checkpoint, args.quiet, args.records_per_second, args.bytes_per_second
+            )
         if args.command == "check":
             return check(args.config, args.probe)
         return demo(args.config, args.events, args.verbose)

@@ -1,0 +1,248 @@
+"""Backfill: every current member of a segment, from a JSON Lines file, through the export path.
+
+Profile-based export: when a segment is mapped, all its members are exported, not only those
+whose status changes afterwards. The file holds one segment event (contract v1) per line,
+optionally gzip-compressed, on disk or in S3. Lines go through the same record building and
+writer as the function, in batches:
+
+- memory stays flat: the file is streamed, one batch at a time;
+- the stream's capacity is respected: a rate limit in records and bytes per second (by default
+  from the stream's mode and shard count), lowered further when Kinesis throttles;
+- resumable: after each batch is on the stream, a checkpoint records the last line done; the
+  same command continues from there after Ctrl-C, a crash or a kill, so no line is missed and
+  at most the one batch in flight is sent twice;
+- bad lines are skipped and written, with their line numbers and reasons (never their
+  content), to a rejects file next to the checkpoint.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from .events import InvalidInput, parse_event
+from .records import Record, RecordPlan, Skip
+from .writer import Deadline, KinesisWriter
+
+BATCH_LINES = 500  # one full PutRecords call
+# Kinesis write capacity: per provisioned shard, and an on-demand stream's starting capacity.
+SHARD_RECORDS_PER_SECOND = 1000
+SHARD_BYTES_PER_SECOND = 1024 * 1024
+ON_DEMAND_RECORDS_PER_SECOND = 4000
+ON_DEMAND_BYTES_PER_SECOND = 4 * 1024 * 1024
+# How long one batch may keep retrying before the run stops (and can be resumed).
+BATCH_DEADLINE_SECONDS = 300.0
+
+
+@dataclass
+class Progress:
+    """How far a run got; saved as the checkpoint after every batch that is on the stream."""
+
+    source: str
+    line: int = 0  # every line up to and including this one is done
+    exported: int = 0
+    filtered: int = 0
+    rejected: int = 0
+    failed: int = 0
+
+
+class BackfillStopped(RuntimeError):
+    """Records could not be written; the checkpoint stays before them, so a rerun retries them."""
+
+
+class RateLimit:
+    """A token bucket on records and bytes per second, lowered when Kinesis throttles."""
+
+    def __init__(
+        self,
+        records_per_second: float,
+        bytes_per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.records_per_second = records_per_second
+        self.bytes_per_second = bytes_per_second
+        self._ceiling = (records_per_second, bytes_per_second)
+        self._clock = clock
+        self._sleep = sleep
+        self._next = clock()
+
+    def wait(self, records: int, size: int) -> None:
+        """Block until sending this much keeps within the rate since the run began."""
+        now = self._clock()
+        if self._next > now:
+            self._sleep(self._next - now)
+        self._next = max(self._next, now) + max(records / self.records_per_second, size / self.bytes_per_second)
+
+    def throttled(self) -> None:
+        self.records_per_second *= 0.7
+        self.bytes_per_second *= 0.7
+
+    def recovered(self) -> None:
+        ceiling_records, ceiling_bytes = self._ceiling
+        self.records_per_second = min(ceiling_records, self.records_per_second * 1.1)
+        self.bytes_per_second = min(ceiling_bytes, self.bytes_per_second * 1.1)
+
+
+def stream_capacity(kinesis: Any, stream_name: str) -> tuple[float, float]:
+    """Records and bytes per second the stream takes, from its mode and shard count."""
+    summary = kinesis.describe_stream_summary(StreamName=stream_name)["StreamDescriptionSummary"]
+    if summary.get("StreamModeDetails", {}).get("StreamMode") == "ON_DEMAND":
+        return ON_DEMAND_RECORDS_PER_SECOND, ON_DEMAND_BYTES_PER_SECOND
+    shards = summary["OpenShardCount"]
+    return shards * SHARD_RECORDS_PER_SECOND, shards * SHARD_BYTES_PER_SECOND
+
+
+def open_lines(source: str, s3: Any = None) -> tuple[IO[bytes], Callable[[], float]]:
+    """The file (gunzipped when its name ends in .gz) as binary lines, and the fraction read so far."""
+    if source.startswith("s3://"):
+        bucket, _, key = source[5:].partition("/")
+        obj = s3.get_object(Bucket=bucket, Key=key)
+        raw: IO[bytes] = obj["Body"]
+        total = obj["ContentLength"]
+    else:
+        raw = open(source, "rb")  # noqa: SIM115 (closed with the stream returned)
+        total = os.fstat(raw.fileno()).st_size
+    counter = _Counting(raw)
+    buffered = io.BufferedReader(counter)
+    lines: IO[bytes] = gzip.GzipFile(fileobj=buffered) if source.endswith(".gz") else buffered  # type: ignore[assignment]
+    return lines, lambda: counter.position / total if total else 1.0
+
+
+class _Counting(io.RawIOBase):
+    """Counts the bytes read from the file or S3 body, for the progress bar."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        data = self._raw.read(len(target))
+        target[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def numbered_batches(lines: Iterator[bytes], skip_through: int) -> Iterator[list[tuple[int, bytes]]]:
+    """Numbered lines (from 1) after the checkpoint, BATCH_LINES at a time; blank lines dropped."""
+    batch: list[tuple[int, bytes]] = []
+    for number, line in enumerate(lines, start=1):
+        if number <= skip_through or not line.strip():
+            continue
+        batch.append((number, line))
+        if len(batch) == BATCH_LINES:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Backfill:
+    def __init__(
+        self,
+        plan: RecordPlan,
+        writer: KinesisWriter,
+        rate: RateLimit,
+        checkpoint: Path,
+        report: Callable[[Progress, float], None] = lambda progress, fraction: None,
+    ) -> None:
+        self._plan = plan
+        self._writer = writer
+        self._rate = rate
+        self._checkpoint = checkpoint
+        self.rejects_file = checkpoint.with_suffix(".rejects.jsonl")
+        self._report = report
+
+    def run(self, source: str, lines: IO[bytes], fraction_read: Callable[[], float]) -> Progress:
+        progress = self._resume(source)
+        with self.rejects_file.open("a", encoding="utf-8") as rejects:
+            for batch in numbered_batches(iter(lines), progress.line):
+                records: list[Record] = []
+                for number, line in batch:
+                    try:
+                        built = self._plan.build(parse_event(line))
+                    except InvalidInput as error:
+                        rejects.write(json.dumps({"line": number, "code": error.code, "reason": error.reason}) + "\n")
+                        progress.rejected += 1
+                        continue
+                    if isinstance(built, Skip):
+                        progress.filtered += 1
+                    else:
+                        records.append(built)
+                self._rate.wait(len(records), sum(record.size for record in records))
+                result = self._writer.write(records, Deadline.after(BATCH_DEADLINE_SECONDS))
+                if result.retried:
+                    self._rate.throttled()
+                else:
+                    self._rate.recovered()
+                if result.failed:
+                    progress.failed = len(result.failed)
+                    reason = next(iter(result.failed.values()))
+                    rejects.flush()
+                    raise BackfillStopped(
+                        f"{len(result.failed)} records of lines {batch[0][0]}-{batch[-1][0]} not written: {reason}"
+                    )
+                progress.exported += len(records)
+                progress.line = batch[-1][0]
+                rejects.flush()
+                self._save(progress)
+                self._report(progress, fraction_read())
+        return progress
+
+    def _resume(self, source: str) -> Progress:
+        if self._checkpoint.exists():
+            saved = Progress(**json.loads(self._checkpoint.read_text(encoding="utf-8")))
+            if saved.source != source:
+                raise BackfillStopped(f"checkpoint {self._checkpoint} belongs to {saved.source}, not {source}")
+            return saved
+        self.rejects_file.unlink(missing_ok=True)
+        return Progress(source)
+
+    def _save(self, progress: Progress) -> None:
+        """Atomically: a kill mid-write leaves the previous checkpoint, never half of one."""
+        temporary = self._checkpoint.with_suffix(".tmp")
+        temporary.write_text(json.dumps(asdict(progress)), encoding="utf-8")
+        os.replace(temporary, self._checkpoint)
+
+
+class ProgressBar:
+    """One line on stderr: a bar, records per second, the counts and an estimate of the time left."""
+
+    def __init__(self, stream: IO[str] = sys.stderr, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stream = stream
+        self._clock = clock
+        self._started = clock()
+        self._first: int | None = None
+
+    def __call__(self, progress: Progress, fraction: float) -> None:
+        done = progress.exported + progress.filtered + progress.rejected
+        if self._first is None:
+            self._first = done
+        elapsed = max(self._clock() - self._started, 1e-9)
+        rate = (done - self._first) / elapsed
+        eta = elapsed * (1 - fraction) / fraction if fraction > 0 else 0.0
+        bar = "#" * int(fraction * 30)
+        self._stream.write(
+            f"\r[{bar:<30}] {fraction:4.0%}  {rate:,.0f} rec/s  exported {progress.exported:,}  "
+            f"filtered {progress.filtered:,}  rejected {progress.rejected:,}  failed {progress.failed:,}  "
+            f"ETA {int(eta // 60)}:{int(eta % 60):02d} "
+        )
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.write("\n")

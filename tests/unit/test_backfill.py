@@ -1,0 +1,80 @@
+import io
+import json
+
+import pytest
+
+from kinesis_export.backfill import Backfill, BackfillStopped, Progress, ProgressBar, RateLimit, numbered_batches
+from kinesis_export.records import RecordPlan
+from kinesis_export.writer import KinesisWriter
+from tests.fakes import FakeKinesis
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_rate_limit_holds_records_per_second_within_ten_percent():
+    clock = FakeClock()
+    rate = RateLimit(1000, 10**12, clock=clock, sleep=clock.sleep)
+
+    starts = []
+    for _ in range(20):
+        rate.wait(500, 500 * 300)
+        starts.append(clock.now)
+        clock.now += 0.01  # the call itself
+
+    # What was sent before the last batch, over the time it took to be allowed to send it.
+    sent_per_second = 19 * 500 / (starts[-1] - starts[0])
+    assert 900 <= sent_per_second <= 1100
+
+
+def test_rate_limit_holds_bytes_per_second_and_slows_on_throttling():
+    clock = FakeClock()
+    rate = RateLimit(10**9, 1024 * 1024, clock=clock, sleep=clock.sleep)
+
+    for _ in range(10):
+        rate.wait(100, 512 * 1024)
+    rate.throttled()
+
+    assert clock.now == 4.5  # ten half-mebibyte batches at 1 MiB/s: the tenth may start at 4.5 s
+    assert rate.bytes_per_second == 0.7 * 1024 * 1024
+
+
+def test_lines_come_numbered_in_batches_after_the_checkpoint():
+    lines = [b"a\n", b"\n", b"b\n", b"c\n"] + [b"x\n"] * 600
+
+    batches = list(numbered_batches(iter(lines), skip_through=2))
+
+    assert [number for number, _ in batches[0][:2]] == [3, 4]
+    assert [len(batch) for batch in batches] == [500, 102]
+
+
+def test_progress_bar_shows_counts_and_time_left():
+    out = io.StringIO()
+    clock = FakeClock()
+    bar = ProgressBar(out, clock=clock)
+
+    bar(Progress("f", exported=0), 0.0)
+    clock.now = 10.0
+    bar(Progress("f", line=5000, exported=4900, filtered=50, rejected=50), 0.5)
+
+    last = out.getvalue().split("\r")[-1]
+    assert "50%" in last and "500 rec/s" in last and "exported 4,900" in last and "rejected 50" in last
+    assert "ETA 0:10" in last
+
+
+def test_a_checkpoint_of_another_file_is_refused(tmp_path, example_config):
+    checkpoint = tmp_path / "members.checkpoint.json"
+    checkpoint.write_text(json.dumps({"source": "other.jsonl", "line": 10}))
+
+    run = Backfill(RecordPlan(example_config), KinesisWriter(FakeKinesis(), "s"), RateLimit(1, 1), checkpoint)
+
+    with pytest.raises(BackfillStopped, match=r"belongs to other\.jsonl, not members\.jsonl"):
+        run.run("members.jsonl", io.BytesIO(b""), lambda: 1.0)
