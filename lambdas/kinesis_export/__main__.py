@@ -100,18 +100,15 @@ def backfill(
 ) -> int:
     """Export every line of a members file; 0 when every line was exported or filtered."""
     import boto3
-    from botocore.config import Config
     from botocore.exceptions import ClientError
 
     from .backfill import Backfill, BackfillStopped, ProgressBar, RateLimit, open_lines, stream_capacity
-    from .credentials import session_for
+    from .credentials import kinesis_client
     from .records import RecordPlan
     from .writer import KinesisWriter
 
     config = load_config(config_path)
-    region = config.stream.region or boto3.Session().region_name
-    client_config = Config(connect_timeout=2, read_timeout=10, retries={"total_max_attempts": 1})
-    kinesis = session_for(config).client("kinesis", region_name=region, config=client_config)
+    kinesis = kinesis_client(config, boto3.Session().region_name)
     if records is None or size is None:
         try:
             capacity = stream_capacity(kinesis, config.stream.name)

@@ -28,8 +28,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .events import InvalidInput, parse_event
-from .records import Record, RecordPlan, Skip
+from .pipeline import prepare
+from .records import RecordPlan
 from .writer import Deadline, KinesisWriter
 
 BATCH_LINES = 500  # one full PutRecords call
@@ -172,18 +172,12 @@ class Backfill:
         progress = self._resume(source)
         with self.rejects_file.open("a", encoding="utf-8") as rejects:
             for batch in numbered_batches(iter(lines), progress.line):
-                records: list[Record] = []
-                for number, line in batch:
-                    try:
-                        built = self._plan.build(parse_event(line))
-                    except InvalidInput as error:
-                        rejects.write(json.dumps({"line": number, "code": error.code, "reason": error.reason}) + "\n")
-                        progress.rejected += 1
-                        continue
-                    if isinstance(built, Skip):
-                        progress.filtered += 1
-                    else:
-                        records.append(built)
+                prepared = prepare(batch, self._plan)
+                for number, error in prepared.rejected:
+                    rejects.write(json.dumps({"line": number, "code": error.code, "reason": error.reason}) + "\n")
+                progress.rejected += len(prepared.rejected)
+                progress.filtered += prepared.filtered
+                records = prepared.records
                 self._rate.wait(len(records), sum(record.size for record in records))
                 result = self._writer.write(records, Deadline.after(BATCH_DEADLINE_SECONDS))
                 if result.retried:
@@ -246,3 +240,17 @@ class ProgressBar:
 
     def close(self) -> None:
         self._stream.write("\n")
+
+
+def export_items(items: list[Any], plan: RecordPlan, writer: KinesisWriter, deadline: Deadline) -> dict[str, Any]:
+    """One batch of a Distributed Map: decoded JSON Lines items, exported; failures raise to be retried."""
+    prepared = prepare(enumerate(items), plan)
+    result = writer.write(prepared.records, deadline)
+    if result.failed:
+        reason = next(iter(result.failed.values()))
+        raise BackfillStopped(f"{len(result.failed)} of {len(items)} records not written: {reason}")
+    return {
+        "exported": len(prepared.records),
+        "filtered": prepared.filtered,
+        "rejected": [{"item": index, "code": error.code, "reason": error.reason} for index, error in prepared.rejected],
+    }

@@ -161,6 +161,17 @@ class EventBridgeConfig(_Model):
     bus_name: Annotated[str, Field(min_length=1, max_length=256, alias="busName")] = "default"
 
 
+class BackfillConfig(_Model):
+    """Backfill at scale in AWS: a JSON Lines file put under `prefix` in the stack's backfill bucket
+    starts a Step Functions Distributed Map over its lines."""
+
+    prefix: Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9!_.*'()/-]+/$")] = "backfill/"
+    # Concurrent batches; by default derived from the stream's capacity (see infra/backfill.py).
+    max_concurrency: int | None = Field(default=None, ge=1, le=1000, alias="maxConcurrency")
+    # Days a backfill file and its results are kept in the bucket.
+    retention_days: Annotated[int, Field(ge=1, le=3650, alias="retentionDays")] = 30
+
+
 def _attribute_path(path: str) -> str:
     parts = path.split(".")
     if not all(_PATH_PART.fullmatch(part) for part in parts):
@@ -242,6 +253,7 @@ class DestinationConfig(_Model):
     ingest: IngestConfig = IngestConfig()
     function: FunctionConfig = FunctionConfig()
     event_bridge: EventBridgeConfig | None = Field(default=None, alias="eventBridge")
+    backfill: BackfillConfig | None = None
 
     @field_validator("name")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 import botocore.session
+from botocore.config import Config
 from botocore.credentials import (
     AssumeRoleCredentialFetcher,
     CredentialProvider,
@@ -48,6 +49,19 @@ class _Fixed(CredentialProvider):
 
     def load(self) -> Credentials:
         return self._credentials
+
+
+def kinesis_client(config: DestinationConfig, region: str | None, connections: int = 10) -> Any:
+    """The writer's Kinesis client: the destination's credentials, the stream's region.
+
+    Short timeouts, and no retries inside botocore: the writer retries itself, per entry,
+    within the invocation's deadline. DEADLINE_MARGIN_MS (5 s) covers one call started just
+    before the margin: 2 s to connect, 3 s to answer.
+    """
+    client_config = Config(
+        connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 1}, max_pool_connections=connections
+    )
+    return session_for(config).client("kinesis", region_name=config.stream.region or region, config=client_config)
 
 
 def session_for(config: DestinationConfig) -> boto3.Session:

@@ -8,6 +8,7 @@ dictionaries: this runs once per event, so it must cost little more than parsing
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired
 
@@ -87,8 +88,10 @@ def _describe(error: ErrorDetails) -> str:
     return f"{path}: {reason}" if path else reason
 
 
-def parse_event(body: str | bytes) -> SegmentEvent:
-    """Parse one message body, or raise InvalidInput naming every problem (never the values)."""
+def parse_event(body: str | bytes | dict[str, Any]) -> SegmentEvent:
+    """Parse one message body (or an already decoded event), or raise InvalidInput naming every problem."""
+    if isinstance(body, dict):
+        return _checked(_validate(_EVENT.validate_python, body))
     # An EventBridge envelope is told by its detail-type key; a bare event that merely holds such
     # a key somewhere (so has no detail) is read again as a bare event.
     if ('"detail-type"' if isinstance(body, str) else b'"detail-type"') in body:  # type: ignore[operator]
@@ -98,19 +101,23 @@ def parse_event(body: str | bytes) -> SegmentEvent:
             errors = error.errors(include_url=False, include_input=False)
             if errors[0]["loc"] != ("detail",) or errors[0]["type"] != "missing":
                 raise _invalid(errors) from None
-            event = _validate_bare(body)
+            event = _validate(_EVENT.validate_json, body)
     else:
-        event = _validate_bare(body)
+        event = _validate(_EVENT.validate_json, body)
+    return _checked(event)
+
+
+def _validate(validator: Callable[[Any], SegmentEvent], data: Any) -> SegmentEvent:
+    try:
+        return validator(data)
+    except ValidationError as error:
+        raise _invalid(error.errors(include_url=False, include_input=False)) from None
+
+
+def _checked(event: SegmentEvent) -> SegmentEvent:
     if not any(event["identityMap"].values()):
         raise InvalidInput("INVALID_EVENT", "identityMap must hold at least one identity")
     return event
-
-
-def _validate_bare(body: str | bytes) -> SegmentEvent:
-    try:
-        return _EVENT.validate_json(body)
-    except ValidationError as error:
-        raise _invalid(error.errors(include_url=False, include_input=False)) from None
 
 
 def _invalid(errors: list[ErrorDetails]) -> InvalidInput:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .events import InvalidInput, parse_event
 from .records import NO_CONSENT, Record, RecordPlan, Skip
@@ -37,6 +38,35 @@ class BatchReport:
         return len(self.failed_message_ids)
 
 
+@dataclass
+class Prepared:
+    """A batch's events built: the records (with where each came from), the skips, the rejects."""
+
+    records: list[Record] = field(default_factory=list)
+    sources: list[Any] = field(default_factory=list)  # a message id, a line number, an item index
+    filtered: int = 0
+    without_consent: int = 0
+    rejected: list[tuple[Any, InvalidInput]] = field(default_factory=list)
+
+
+def prepare(items: Iterable[tuple[Any, str | bytes | dict[str, Any]]], plan: RecordPlan) -> Prepared:
+    """Parse and build each (source, event) pair: a record, a skip, or a reject with its reason."""
+    prepared = Prepared()
+    for source, event in items:
+        try:
+            built = plan.build(parse_event(event))
+        except InvalidInput as error:
+            prepared.rejected.append((source, error))
+            continue
+        if isinstance(built, Skip):
+            prepared.filtered += 1
+            prepared.without_consent += built is NO_CONSENT
+        else:
+            prepared.records.append(built)
+            prepared.sources.append(source)
+    return prepared
+
+
 def export_batch(
     messages: Sequence[Message],
     plan: RecordPlan,
@@ -45,21 +75,14 @@ def export_batch(
     deadline: Deadline,
 ) -> BatchReport:
     """Export a batch; a message is acknowledged only once written, filtered or parked as a reject."""
-    report = BatchReport(received=len(messages))
-    records: list[Record] = []
-    record_messages: list[str] = []
-    for message in messages:
-        try:
-            built = plan.build(parse_event(message.body))
-        except InvalidInput as error:
-            report.rejections.append(Rejection(message.message_id, message.body, error.code, error.reason))
-            continue
-        if isinstance(built, Skip):
-            report.filtered += 1
-            report.without_consent += built is NO_CONSENT
-        else:
-            records.append(built)
-            record_messages.append(message.message_id)
+    prepared = prepare(((m.message_id, m.body) for m in messages), plan)
+    bodies = {m.message_id: m.body for m in messages}
+    report = BatchReport(
+        received=len(messages),
+        filtered=prepared.filtered,
+        without_consent=prepared.without_consent,
+        rejections=[Rejection(i, bodies[i], error.code, error.reason) for i, error in prepared.rejected],
+    )
 
     # Park rejects first: it is quick, and leaves the writer all the time that remains.
     if report.rejections:
@@ -74,12 +97,12 @@ def export_batch(
                 report.failures[rejection.message_id] = f"{why}: {rejection.code}"
         report.rejected = len(report.rejections) - len(unparked)
 
-    written = writer.write(records, deadline)
+    written = writer.write(prepared.records, deadline)
     report.put_records_calls = written.calls
     report.put_records_retries = written.retried
-    report.exported = len(records) - len(written.failed)
+    report.exported = len(prepared.records) - len(written.failed)
     for index, reason in written.failed.items():
-        report.failures[record_messages[index]] = reason
+        report.failures[prepared.sources[index]] = reason
 
     # Report failures in the batch's own order.
     report.failed_message_ids = [m.message_id for m in messages if m.message_id in report.failures]

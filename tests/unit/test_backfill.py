@@ -3,10 +3,19 @@ import json
 
 import pytest
 
-from kinesis_export.backfill import Backfill, BackfillStopped, Progress, ProgressBar, RateLimit, numbered_batches
+from kinesis_export.backfill import (
+    Backfill,
+    BackfillStopped,
+    Progress,
+    ProgressBar,
+    RateLimit,
+    export_items,
+    numbered_batches,
+)
 from kinesis_export.records import RecordPlan
-from kinesis_export.writer import KinesisWriter
+from kinesis_export.writer import Deadline, KinesisWriter
 from tests.fakes import FakeKinesis
+from tests.support import profile_event
 
 
 class FakeClock:
@@ -78,3 +87,19 @@ def test_a_checkpoint_of_another_file_is_refused(tmp_path, example_config):
 
     with pytest.raises(BackfillStopped, match=r"belongs to other\.jsonl, not members\.jsonl"):
         run.run("members.jsonl", io.BytesIO(b""), lambda: 1.0)
+
+
+def test_distributed_map_batch_reports_bad_items_and_raises_when_records_are_not_written(example_config):
+    good = profile_event("member-1")
+    items = [good, {"eventId": "no identities"}, profile_event("member-2")]
+    kinesis = FakeKinesis()
+
+    result = export_items(items, RecordPlan(example_config), KinesisWriter(kinesis, "s"), Deadline.after(5))
+
+    assert result["exported"] == 2 and result["filtered"] == 0
+    assert [(r["item"], r["code"]) for r in result["rejected"]] == [(1, "INVALID_EVENT")]
+    assert [key for key, _ in kinesis.stream] == ["member-1", "member-2"]
+
+    denied = FakeKinesis(lambda call, entries: {0: "AccessDeniedException"})
+    with pytest.raises(BackfillStopped, match="1 of 3 records not written: AccessDeniedException"):
+        export_items(items, RecordPlan(example_config), KinesisWriter(denied, "s"), Deadline.after(5))

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from kinesis_export.config import Settings, load_config
-from kinesis_export.credentials import session_for
+from kinesis_export.credentials import kinesis_client
 from kinesis_export.pipeline import Message, export_batch
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
@@ -30,19 +30,7 @@ config = load_config(settings.destination_config_file)
 logger = Logger(service=config.name)
 metrics = Metrics(namespace=settings.metrics_namespace, service=config.name)
 
-# Short timeouts, and no retries inside botocore: the writer retries itself, per entry,
-# within the invocation's deadline. DEADLINE_MARGIN_MS (5 s) covers one call started just
-# before the margin: 2 s to connect, 3 s to answer.
-_kinesis = session_for(config).client(
-    "kinesis",
-    region_name=config.stream.region or settings.region,
-    config=Config(
-        connect_timeout=2,
-        read_timeout=3,
-        retries={"total_max_attempts": 1},
-        max_pool_connections=max(10, settings.writer_concurrency),
-    ),
-)
+_kinesis = kinesis_client(config, settings.region, connections=max(10, settings.writer_concurrency))
 writer = KinesisWriter(_kinesis, config.stream.name, concurrency=settings.writer_concurrency)
 plan = RecordPlan(config)
 rejects = (

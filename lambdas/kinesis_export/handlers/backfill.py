@@ -1,0 +1,40 @@
+"""A Step Functions Distributed Map worker: one batch of a backfill file's lines onto the stream.
+
+Bad lines are reported in the result (the map's results collect them); a batch whose records
+could not all be written raises, so the map retries it, and reports it failed in the end.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from kinesis_export.backfill import export_items
+from kinesis_export.config import Settings, load_config
+from kinesis_export.credentials import kinesis_client
+from kinesis_export.records import RecordPlan
+from kinesis_export.writer import Deadline, KinesisWriter
+
+settings = Settings.from_environ(os.environ)
+config = load_config(settings.destination_config_file)
+logger = Logger(service=config.name)
+metrics = Metrics(namespace=settings.metrics_namespace, service=config.name)
+_kinesis = kinesis_client(config, settings.region, connections=max(10, settings.writer_concurrency))
+writer = KinesisWriter(_kinesis, config.stream.name, concurrency=settings.writer_concurrency)
+plan = RecordPlan(config)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    margin = settings.deadline_margin_ms
+    deadline = Deadline(lambda: (context.get_remaining_time_in_millis() - margin) / 1000)
+    result = export_items(event["Items"], plan, writer, deadline)
+    metrics.add_metric(name="BackfillExported", unit=MetricUnit.Count, value=result["exported"])
+    metrics.add_metric(name="BackfillRejected", unit=MetricUnit.Count, value=len(result["rejected"]))
+    logger.info("backfill batch exported", extra={"exported": result["exported"], "rejected": len(result["rejected"])})
+    return result
