@@ -62,11 +62,12 @@ synth: $(STAMP) $(NODE_STAMP)
 
 ## diff: what `make deploy` would change in the account and region of your credentials
 diff: $(STAMP) $(NODE_STAMP)
-	$(CDK) diff --all
+	$(CDK) diff 'KinesisExport-*'
 
-## deploy: deploy every destination's stack (bootstrap the account and region once first)
+## deploy: deploy every destination's export stack (bootstrap the account and region once first). An
+## access stack (assumeRole) in another account is deployed there first: README, "Credentials modes".
 deploy: $(STAMP) $(NODE_STAMP)
-	$(CDK) deploy --all
+	$(CDK) deploy 'KinesisExport-*'
 
 ## sam-invoke: run the function on a sample event in SAM's Docker image (STACK=..., EVENT=...)
 sam-invoke: synth

@@ -1,16 +1,18 @@
-"""The app's assembly: which destination configs to deploy, and one stack for each of them."""
+"""The app's assembly: which destination configs to deploy, one export stack for each of them, and an
+access stack for each that assumes a role."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import App, Environment
+from aws_cdk import App, Environment, Stack
 
+from infra.access import AccessStack
 from infra.nag import add_checks
 from infra.package import stage_package
 from infra.stack import ExportStack
-from kinesis_export.config import ConfigError, DestinationConfig, load_config
+from kinesis_export.config import AssumeRole, ConfigError, DestinationConfig, load_config
 
 DEFAULT_DESTINATIONS = "destinations"
 # Context every synthesis gets, whoever starts it (the CLI sets these too, a test would not): `sam
@@ -36,6 +38,10 @@ class Destination:
     def stack_name(self) -> str:
         return f"KinesisExport-{self.config.name}"
 
+    @property
+    def access_stack_name(self) -> str:
+        return f"KinesisExportAccess-{self.config.name}"
+
 
 def load_destinations(target: Path) -> list[Destination]:
     """Every config in `target` (a file, or a folder of *.json), validated, or InvalidDestinations."""
@@ -60,27 +66,50 @@ def load_destinations(target: Path) -> list[Destination]:
     return destinations
 
 
-def build_app(app: App, target: Path, *, account: str | None = None, region: str | None = None) -> list[ExportStack]:
-    """Add one stack per destination config to `app`, and cdk-nag's checks to its synthesis.
+def build_app(app: App, target: Path, *, account: str | None = None, region: str | None = None) -> list[Stack]:
+    """Add the stacks of every destination config to `app`, and cdk-nag's checks to its synthesis.
 
-    A stack deploys to `region` (the CLI's CDK_DEFAULT_REGION), except that a stack creating its
-    stream deploys where the stream is to be (stream.region); an existing stream in another region
-    is written across regions. With no region at all the stack is environment-agnostic, which
-    synthesis handles as well.
+    An export stack deploys to `account` and `region` (the CLI's CDK_DEFAULT_ACCOUNT and
+    CDK_DEFAULT_REGION), except that a stack creating its stream deploys where the stream is to
+    be (stream.region), and an assumeRole destination names its account (the exporter's). An
+    existing stream in another region is written across regions. With neither account nor region
+    a stack is environment-agnostic, which synthesis handles as well.
+
+    An assumeRole destination also gets its access stack, for the stream's account and region.
     """
-    stacks = []
+    stacks: list[Stack] = []
     for destination in load_destinations(target):
+        config = destination.config
         # Staged inside the cloud assembly, so a synthesis leaves nothing outside cdk.out.
-        package = stage_package(destination.file, Path(app.outdir) / "packages" / destination.config.name)
-        stacks.append(
-            ExportStack(
+        package = stage_package(destination.file, Path(app.outdir) / "packages" / config.name)
+        credentials = config.credentials
+        access = None
+        exporter_account = account
+        if isinstance(credentials, AssumeRole):
+            # The access role trusts this account only: the CLI refuses credentials for another one,
+            # instead of deploying an exporter whose connection check would fail.
+            exporter_account = credentials.exporter_account_id or credentials.role_account_id
+            access = AccessStack(
                 app,
-                destination.stack_name,
-                config=destination.config,
-                package=package,
-                env=Environment(account=account, region=_region(destination.config, region)),
+                destination.access_stack_name,
+                config=config,
+                credentials=credentials,
+                env=Environment(account=credentials.role_account_id, region=config.stream.region or region),
             )
+            stacks.append(access)
+        export = ExportStack(
+            app,
+            destination.stack_name,
+            config=config,
+            package=package,
+            env=Environment(account=exporter_account, region=_region(config, region)),
         )
+        if access is not None and access.account == export.account:
+            # One account, one set of credentials: deploying the export stack deploys its access
+            # stack first, whose role the connection check assumes. Across accounts each stack
+            # needs its own account's credentials, so the order is the operator's (README).
+            export.add_dependency(access, "the connection check assumes the access stack's role")
+        stacks.append(export)
     # Every finding fails the synthesis unless the construct it names acknowledges it with a reason.
     add_checks(app)
     return stacks

@@ -26,6 +26,8 @@ POWERTOOLS_LAYER_VERSION = 38
 CODE_ROOT = ROOT / "lambdas"
 CODE_PACKAGE = "kinesis_export"
 HANDLER = "kinesis_export.handlers.export.handler"
+# The connection check run at deployment (a custom resource), from the same package.
+CHECK_HANDLER = "kinesis_export.handlers.check.handler"
 # Lambda starts the function in its code directory, so a relative path finds the packaged config.
 CONFIG_FILE_IN_PACKAGE = "destination.json"
 
@@ -38,3 +40,18 @@ PARKED_MESSAGE_RETENTION = Duration.days(14)
 # failing message is retried every visibility timeout (six function timeouts), so this is
 # roughly the second retry of a message with the default one-minute timeout.
 INGEST_AGE_ALARM_THRESHOLD = Duration.minutes(15)
+
+# The connection check runs once per deployment: ListStreams (paged), perhaps an AssumeRole or a
+# secret read first. A minute covers a slow page or two; the deployment waits for it.
+CHECK_MEMORY_MB = 256
+CHECK_TIMEOUT = Duration.minutes(1)
+
+
+def role_path(destination: str) -> str:
+    """The IAM path of the roles that write to a destination's stream: the exporter's and the check's.
+
+    A fixed path instead of fixed role names: role names are global to an account, so a fixed name
+    would stop a destination from deploying twice (two regions) and would have to fit 64 characters.
+    The access stack's trust policy names this path (README, "Credentials modes").
+    """
+    return f"/kinesis-export/{destination}/"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -14,20 +14,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constants import (
-    ARCHITECTURE,
-    CONFIG_FILE_IN_PACKAGE,
-    HANDLER,
-    METRICS_NAMESPACE,
-    PARKED_MESSAGE_RETENTION,
-    POWERTOOLS_LAYER_ACCOUNT,
-    POWERTOOLS_LAYER_NAME,
-    POWERTOOLS_LAYER_VERSION,
-    RUNTIME,
-)
+from infra.constants import HANDLER, PARKED_MESSAGE_RETENTION, role_path
+from infra.function import package_function
 from infra.nag import acknowledge
+from infra.permissions import acknowledge_list_streams, reach_credentials, write_stream
 from infra.stream import ExportStream
-from kinesis_export.config import DestinationConfig
+from kinesis_export.config import Credentials, DestinationConfig, ExecutionRole
 
 # The function's logical ID, fixed so that `sam local invoke` and events/env.json can name it.
 FUNCTION_LOGICAL_ID = "ExportFunction"
@@ -107,54 +99,26 @@ class Exporter(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            # The path the access stack's trust policy names (assumeRole mode).
+            path=role_path(config.name),
             description=f"Kinesis export {config.name}: read the ingest queue, write the stream",
-            inline_policies={"Export": iam.PolicyDocument(statements=self._statements(stream))},
+            inline_policies={"Export": iam.PolicyDocument(statements=self._statements(stream, config.credentials))},
         )
-        for rule in ("AwsSolutions-IAM5[Resource::*]", "Serverless-LambdaStarPermissions"):
-            acknowledge(
-                cast(iam.CfnRole, self.role.node.default_child),
-                rule,
-                "kinesis:ListStreams has no resource-level permissions, so IAM accepts only Resource '*' "
-                "for it. Every other statement names its exact resource, and no action is a wildcard.",
-            )
+        if isinstance(config.credentials, ExecutionRole):
+            acknowledge_list_streams(self.role, function_role=True)
 
-        stack = Stack.of(self)
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "Powertools",
-            # Built from the deploying stack's region, so an environment-agnostic template works too.
-            stack.format_arn(
-                service="lambda",
-                account=POWERTOOLS_LAYER_ACCOUNT,
-                resource="layer",
-                resource_name=f"{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME,
-            ),
-        )
-        self.function = lambda_.Function(
+        self.function = package_function(
             self,
             "Function",
-            description=f"Exports segment qualification events of {config.name} to Kinesis stream {stream.stream_name}",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
+            package=package,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(package)),
-            layers=[powertools],
-            memory_size=config.function.memory_mb,
-            timeout=timeout,
+            description=f"Exports segment qualification events of {config.name} to Kinesis stream {stream.stream_name}",
             role=self.role,
             log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
-            tracing=lambda_.Tracing.ACTIVE if config.function.tracing else lambda_.Tracing.DISABLED,
-            environment={
-                "DESTINATION_CONFIG_FILE": CONFIG_FILE_IN_PACKAGE,
-                "REJECTS_QUEUE_URL": self.rejects_queue.queue_url,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                # Empty means the real endpoint (botocore ignores an empty value). It is declared only
-                # because `sam local invoke --env-vars` overrides variables the template already has:
-                # events/env.json points it at a local Kinesis.
-                "AWS_ENDPOINT_URL_KINESIS": "",
-            },
+            memory_size=config.function.memory_mb,
+            timeout=timeout,
+            tracing=config.function.tracing,
+            environment={"REJECTS_QUEUE_URL": self.rejects_queue.queue_url},
         )
         cast(lambda_.CfnFunction, self.function.node.default_child).override_logical_id(FUNCTION_LOGICAL_ID)
         acknowledge(
@@ -225,22 +189,17 @@ class Exporter(Construct):
         )
         return queue
 
-    def _statements(self, stream: ExportStream) -> list[iam.PolicyStatement]:
-        """The function's permissions, action by action on exact resources."""
-        statements = [
-            # ListStreams has no resource-level permissions: IAM accepts only "*" for it.
-            iam.PolicyStatement(sid="ListStreams", actions=["kinesis:ListStreams"], resources=["*"]),
-            iam.PolicyStatement(
-                sid="WriteStream", actions=["kinesis:PutRecord", "kinesis:PutRecords"], resources=[stream.stream_arn]
-            ),
-        ]
-        if stream.encryption_key_arn is not None:
-            # Writing to a stream encrypted with a customer key needs a data key from that key.
-            statements.append(
-                iam.PolicyStatement(
-                    sid="EncryptRecords", actions=["kms:GenerateDataKey"], resources=[stream.encryption_key_arn]
-                )
-            )
+    def _statements(self, stream: ExportStream, credentials: Credentials) -> list[iam.PolicyStatement]:
+        """The function's permissions, action by action on exact resources.
+
+        With its own role (executionRole) it writes to the stream itself. Otherwise it only gets the
+        credentials that do: the assumed role, or the access key's IAM user, holds the stream's
+        permissions, and this role holds none of them.
+        """
+        if isinstance(credentials, ExecutionRole):
+            statements = write_stream(stream.stream_arn, stream.encryption_key_arn)
+        else:
+            statements = [reach_credentials(credentials)]
         statements += [
             iam.PolicyStatement(
                 sid="ParkRejects", actions=["sqs:SendMessage"], resources=[self.rejects_queue.queue_arn]

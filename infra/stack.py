@@ -7,16 +7,18 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
+from infra.check import ConnectionCheck
 from infra.exporter import Exporter
 from infra.monitoring import Monitoring
 from infra.stream import ExportStream
-from kinesis_export.config import DestinationConfig
+from kinesis_export.config import AssumeRole, DestinationConfig
 
 PROJECT = "kinesis-segment-export"
 
 
 class ExportStack(Stack):
-    """`KinesisExport-<name>`: the stream (or a reference to it), the exporter and its monitoring."""
+    """`KinesisExport-<name>`: the stream (or a reference to it), the exporter, its monitoring, and the
+    connection check that runs at each deployment."""
 
     def __init__(
         self,
@@ -35,8 +37,11 @@ class ExportStack(Stack):
             # CloudFormation takes at most 1024 characters.
             description=(f"{summary}: {config.description}" if config.description else summary)[:1024],
         )
-        stream = ExportStream(self, "Stream", config=config.stream)
+        # In assumeRole mode an existing stream is in the assumed role's account.
+        stream_account = config.credentials.role_account_id if isinstance(config.credentials, AssumeRole) else None
+        stream = ExportStream(self, "Stream", config=config.stream, account=stream_account)
         exporter = Exporter(self, "Exporter", config=config, package=package, stream=stream)
+        ConnectionCheck(self, "ConnectionCheck", config=config, package=package, stream=stream)
         monitoring = Monitoring(self, "Monitoring", destination=config.name, exporter=exporter)
 
         Tags.of(self).add("project", PROJECT)

@@ -14,19 +14,24 @@ from kinesis_export.config import StreamConfig
 class ExportStream(Construct):
     """Creates the stream when `stream.create` is true; otherwise only names it by ARN.
 
-    An existing stream is referenced by name and region alone: nothing about it (shards,
-    encryption, retention) is assumed, and nothing is created or changed.
+    An existing stream is referenced by account, name and region alone: nothing about it (shards,
+    encryption, retention) is assumed, and nothing is created or changed. Its account is the
+    stack's unless `account` says otherwise (the assumed role's, in assumeRole mode).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: StreamConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StreamConfig, account: str | None = None
+    ) -> None:
         super().__init__(scope, construct_id)
         self.stream_name = config.name
         # A customer key the writer must be allowed to use; None for the AWS-managed key.
         self.encryption_key_arn = config.kms_key_arn
+        self.created = config.create
 
         if not config.create:
             self.stream_arn = Stack.of(self).format_arn(
                 service="kinesis",
+                account=account,
                 region=config.region or Stack.of(self).region,
                 resource="stream",
                 resource_name=config.name,

@@ -30,6 +30,27 @@ class Assembly:
     def template(self, stack_name: str) -> Template:
         return Template.from_json(self.templates[stack_name])
 
+    @property
+    def export_templates(self) -> dict[str, dict[str, Any]]:
+        """The export stacks' templates (`KinesisExport-<name>`), without the access stacks."""
+        return {name: template for name, template in self.templates.items() if name.startswith("KinesisExport-")}
+
+    def acknowledged(self, stack_name: str) -> dict[str, set[str]]:
+        """The cdk-nag rules acknowledged in a stack, by construct path (below the stack)."""
+        metadata = json.loads((self.outdir / f"{stack_name}.metadata.json").read_text(encoding="utf-8"))
+        rules: dict[str, set[str]] = {}
+        for path, entries in metadata.items():
+            for entry in entries:
+                if entry["type"] == "aws:cdk:acknowledged-rules":
+                    construct = path.removeprefix(f"/{stack_name}/")
+                    rules.setdefault(construct, set()).update(rule.split("::", 1)[1] for rule in entry["data"])
+        return rules
+
+    def environment(self, stack_name: str) -> str:
+        """The stack's environment in the cloud assembly: aws://<account>/<region>, with unknown-* for none."""
+        manifest = json.loads((self.outdir / "manifest.json").read_text(encoding="utf-8"))
+        return manifest["artifacts"][stack_name]["environment"]  # type: ignore[no-any-return]
+
 
 def synthesize(target: Path, outdir: Path) -> Assembly:
     """Synthesize like `npx cdk synth` does: cdk.json's feature flags, no environment, nag on."""
@@ -51,7 +72,8 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
 
 @pytest.fixture(scope="session")
 def fixtures(tmp_path_factory: pytest.TempPathFactory) -> Assembly:
-    """The fixture folder: an existing stream with a customer key, and a provisioned stream with one."""
+    """The fixture folder: an existing stream with a customer key, a provisioned stream with one, an
+    assumed role for a stream in another account and region (with a customer key), an access key."""
     return synthesize(FIXTURES, tmp_path_factory.mktemp("fixtures"))
 
 

@@ -7,6 +7,9 @@ from typing import Any
 EXAMPLE = "KinesisExport-crm-prospects"
 EXISTING = "KinesisExport-loyalty-existing"
 PROVISIONED = "KinesisExport-partners-provisioned"
+ASSUME_ROLE = "KinesisExport-partner-cross-account"
+ACCESS = "KinesisExportAccess-partner-cross-account"
+ACCESS_KEY = "KinesisExport-agency-access-key"
 
 
 def logical_id(template: dict[str, Any], path: str) -> str:
@@ -35,3 +38,20 @@ def arn(template: dict[str, Any], path: str) -> dict[str, Any]:
 
 def ref(template: dict[str, Any], path: str) -> dict[str, Any]:
     return {"Ref": logical_id(template, path)}
+
+
+def inline_statements(template: dict[str, Any], role_path: str) -> list[dict[str, Any]]:
+    """The statements of a role's one inline policy."""
+    role = resource(template, role_path)["Properties"]
+    [policy] = role["Policies"]
+    return policy["PolicyDocument"]["Statement"]  # type: ignore[no-any-return]
+
+
+def attached_statements(template: dict[str, Any], role_path: str) -> list[list[dict[str, Any]]]:
+    """The statements of each AWS::IAM::Policy attached to a role (what helpers add beside its own policy)."""
+    role = ref(template, role_path)
+    return [
+        policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in of_type(template, "AWS::IAM::Policy").values()
+        if role in policy["Properties"]["Roles"]
+    ]

@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from infra.app import InvalidDestinations, build_app, load_destinations
 from infra.nag import add_checks
 from tests.infra.conftest import FIXTURES, Assembly, synthesize
-from tests.infra.templates import EXAMPLE
+from tests.infra.templates import ACCESS, ASSUME_ROLE, EXAMPLE
 from tests.support import EXAMPLE_CONFIG, ROOT
 
 INVALID = {"name": "Bad Name", "stream": {"name": "exports"}, "segments": [], "identities": [{"namespace": "ECID"}]}
@@ -30,6 +30,8 @@ def test_a_folder_gives_one_destination_per_config_in_name_order() -> None:
     destinations = load_destinations(FIXTURES)
 
     assert [d.stack_name for d in destinations] == [
+        "KinesisExport-agency-access-key",
+        "KinesisExport-partner-cross-account",
         "KinesisExport-loyalty-existing",
         "KinesisExport-partners-provisioned",
     ]
@@ -92,11 +94,38 @@ def test_stacks_deploy_to_the_default_region_except_where_they_create_their_stre
     # when the CLI's default environment is 111122223333 in us-west-2 (nothing is synthesized)
     stacks = build_app(App(outdir=str(tmp_path / "out")), tmp_path, account="111122223333", region="us-west-2")
 
+    # then an assumeRole destination's export stack goes to its exporter account, and its access
+    # stack to the stream's account and region
     assert {stack.stack_name: (stack.account, stack.region) for stack in stacks} == {
+        "KinesisExport-agency-access-key": ("111122223333", "us-west-2"),
+        "KinesisExportAccess-partner-cross-account": ("222233334444", "eu-west-1"),
+        "KinesisExport-partner-cross-account": ("111122223333", "us-west-2"),
         "KinesisExport-loyalty-existing": ("111122223333", "us-west-2"),
         "KinesisExport-nordic": ("111122223333", "eu-north-1"),
         "KinesisExport-partners-provisioned": ("111122223333", "us-west-2"),
     }
+    # and across accounts neither stack depends on the other: each is deployed with its own credentials
+    assert all(not stack.dependencies for stack in stacks)
+
+
+def test_only_an_assumed_role_gets_an_access_stack(fixtures: Assembly, example: Assembly) -> None:
+    assert sorted(example.templates) == [EXAMPLE]
+    assert [name for name in fixtures.templates if not name.startswith("KinesisExport-")] == [ACCESS]
+
+
+def test_an_access_stack_in_the_exporter_account_is_deployed_before_the_export_stack(tmp_path: Path) -> None:
+    # given an assumed role in the account the exporter runs in (no exporterAccountId)
+    config = json.loads((FIXTURES / "assume-role.json").read_text())
+    del config["credentials"]["exporterAccountId"]
+    same_account = _write(tmp_path / "same-account.json", config)
+
+    # when the app is built (nothing is synthesized)
+    access, export = build_app(App(outdir=str(tmp_path / "out")), same_account, region="us-west-2")
+
+    # then both stacks go to the role's account, and deploying the export stack deploys the access stack first
+    assert (access.stack_name, access.account, access.region) == (ACCESS, "222233334444", "eu-west-1")
+    assert (export.stack_name, export.account, export.region) == (ASSUME_ROLE, "222233334444", "us-west-2")
+    assert export.dependencies == [access]
 
 
 def test_app_prints_the_config_errors_and_exits_non_zero_without_a_traceback(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from infra.constants import POWERTOOLS_LAYER_VERSION
 from infra.exporter import FUNCTION_LOGICAL_ID, RETENTION_DAYS
-from kinesis_export.config import LOG_RETENTION_DAYS, load_config
+from kinesis_export.config import LOG_RETENTION_DAYS, AccessKey, AssumeRole, load_config
 from tests.infra.conftest import FIXTURES, Assembly
 from tests.infra.templates import EXAMPLE, EXISTING, PROVISIONED, arn, logical_id, of_type, ref, resource
 from tests.support import EXAMPLE_CONFIG
@@ -30,7 +30,7 @@ def _denies_plain_http(template: dict[str, Any], queue_path: str) -> bool:
 
 def test_every_queue_is_encrypted_and_refuses_plain_http(assemblies: list[Assembly]) -> None:
     for assembly in assemblies:
-        for template in assembly.templates.values():
+        for template in assembly.export_templates.values():
             for queue in ("Exporter/IngestQueue", "Exporter/DeadLetterQueue", "Exporter/RejectsQueue"):
                 assert resource(template, queue)["Properties"]["SqsManagedSseEnabled"] is True
                 assert _denies_plain_http(template, queue), queue
@@ -176,6 +176,11 @@ def test_no_event_bridge_rule_without_event_bridge_config(example: Assembly) -> 
 def test_fixture_configs_are_the_ones_the_tests_describe() -> None:
     assert load_config(FIXTURES / "existing-stream.json").stream.create is False
     assert load_config(FIXTURES / "provisioned-stream.json").stream.shards == 2
+    assume_role = load_config(FIXTURES / "assume-role.json")
+    assert isinstance(assume_role.credentials, AssumeRole)
+    assert assume_role.credentials.exporter_account_id != assume_role.credentials.role_account_id
+    assert assume_role.stream.region is not None and assume_role.stream.kms_key_arn is not None
+    assert isinstance(load_config(FIXTURES / "access-key.json").credentials, AccessKey)
 
 
 def test_every_log_retention_the_config_accepts_has_a_cloudwatch_value() -> None:

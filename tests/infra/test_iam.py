@@ -5,7 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from tests.infra.conftest import Assembly
-from tests.infra.templates import EXAMPLE, EXISTING, PROVISIONED, arn, logical_id, of_type, resource
+from tests.infra.templates import (
+    ACCESS_KEY,
+    ASSUME_ROLE,
+    EXAMPLE,
+    EXISTING,
+    PROVISIONED,
+    arn,
+    attached_statements,
+    inline_statements,
+    logical_id,
+    of_type,
+    resource,
+)
 
 KEY_EXISTING = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_PROVISIONED = "arn:aws:kms:us-east-1:111122223333:key/abcd1234-12ab-34cd-56ef-1234567890ab"
@@ -37,16 +49,11 @@ def _queue_and_log_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    role = resource(template, "Exporter/Role")["Properties"]
-    assert "ManagedPolicyArns" not in role, "no managed policy: every permission is written out"
-    [policy] = role["Policies"]
-    return policy["PolicyDocument"]["Statement"]  # type: ignore[no-any-return]
+    return inline_statements(template, "Exporter/Role")
 
 
 def _attached_policies(template: dict[str, Any]) -> list[list[dict[str, Any]]]:
-    return [
-        policy["Properties"]["PolicyDocument"]["Statement"] for policy in of_type(template, "AWS::IAM::Policy").values()
-    ]
+    return attached_statements(template, "Exporter/Role")
 
 
 def test_created_stream_role_writes_only_to_that_stream(example: Assembly) -> None:
@@ -107,12 +114,58 @@ def test_created_stream_with_a_customer_key_may_generate_data_keys_from_it(fixtu
     assert _attached_policies(template) == []
 
 
+def test_assumed_role_mode_lets_the_function_assume_exactly_that_role_and_write_nothing_itself(
+    fixtures: Assembly,
+) -> None:
+    # given an assumeRole destination (its stream in another account, with a customer key)
+    template = fixtures.templates[ASSUME_ROLE]
+
+    # then the assumed role holds the stream's permissions; this role only the way to it
+    assert _role_statements(template) == [
+        {
+            "Sid": "AssumeStreamRole",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": "arn:aws:iam::222233334444:role/partners/KinesisExportWriter",
+        },
+        *_queue_and_log_statements(template),
+    ]
+    assert _attached_policies(template) == []
+
+
+def test_access_key_mode_lets_the_function_read_exactly_that_secret_and_write_nothing_itself(
+    fixtures: Assembly,
+) -> None:
+    template = fixtures.templates[ACCESS_KEY]
+
+    assert _role_statements(template) == [
+        {
+            "Sid": "ReadAccessKey",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": "arn:aws:secretsmanager:us-east-1:111122223333:secret:kinesis-export/agency-AbCdEf",
+        },
+        *_queue_and_log_statements(template),
+    ]
+    assert _attached_policies(template) == []
+
+
 def test_no_identity_policy_allows_a_wildcard_action_and_only_unscoped_actions_get_every_resource(
     assemblies: list[Assembly],
 ) -> None:
     for assembly in assemblies:
         for name, template in assembly.templates.items():
-            statements = _role_statements(template) + [s for p in _attached_policies(template) for s in p]
+            statements = [
+                statement
+                for role in of_type(template, "AWS::IAM::Role").values()
+                for policy in role["Properties"].get("Policies", [])
+                for statement in policy["PolicyDocument"]["Statement"]
+            ] + [
+                statement
+                for policy in of_type(template, "AWS::IAM::Policy").values()
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            ]
+            assert statements, name
             for statement in statements:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 assert statement["Effect"] == "Allow"
@@ -121,9 +174,53 @@ def test_no_identity_policy_allows_a_wildcard_action_and_only_unscoped_actions_g
                     assert statement in (LIST_STREAMS, XRAY), f"{name}: {statement}"
 
 
-def test_the_function_runs_as_the_exporter_role(assemblies: list[Assembly]) -> None:
+def test_no_role_gets_a_managed_policy(assemblies: list[Assembly]) -> None:
     for assembly in assemblies:
-        for template in assembly.templates.values():
-            [role] = of_type(template, "AWS::IAM::Role")
-            assert role == logical_id(template, "Exporter/Role")
-            assert resource(template, "Exporter/Function")["Properties"]["Role"] == {"Fn::GetAtt": [role, "Arn"]}
+        for name, template in assembly.templates.items():
+            for role in of_type(template, "AWS::IAM::Role").values():
+                assert "ManagedPolicyArns" not in role["Properties"], name
+
+
+def test_each_function_runs_as_a_role_of_its_own(assemblies: list[Assembly]) -> None:
+    # the exporter, the connection check, and the Provider framework's relay
+    functions = {
+        "Exporter/Function": "Exporter/Role",
+        "ConnectionCheck/Function": "ConnectionCheck/Role",
+        "ConnectionCheck/Provider/framework-onEvent": "ConnectionCheck/ProviderRole",
+    }
+    for assembly in assemblies:
+        for template in assembly.export_templates.values():
+            assert sorted(of_type(template, "AWS::IAM::Role")) == sorted(
+                logical_id(template, r) for r in functions.values()
+            )
+            for function, role in functions.items():
+                assert resource(template, function)["Properties"]["Role"] == arn(template, role)
+
+
+def test_the_roles_that_reach_the_stream_are_on_the_destinations_path(assemblies: list[Assembly]) -> None:
+    # the path the access stack's trust policy names
+    for assembly in assemblies:
+        for name, template in assembly.export_templates.items():
+            destination = name.removeprefix("KinesisExport-")
+            for role in ("Exporter/Role", "ConnectionCheck/Role"):
+                assert resource(template, role)["Properties"]["Path"] == f"/kinesis-export/{destination}/"
+
+
+def test_the_list_streams_acknowledgement_is_only_on_roles_holding_list_streams(assemblies: list[Assembly]) -> None:
+    # given every role of every stack, and the nag rules acknowledged on it
+    for assembly in assemblies:
+        for name, template in assembly.templates.items():
+            acknowledged = assembly.acknowledged(name)
+            for role_id, role in of_type(template, "AWS::IAM::Role").items():
+                path = role["Metadata"]["aws:cdk:path"].removeprefix(f"{name}/")
+                statements = [
+                    s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]
+                ]
+                star = {"AwsSolutions-IAM5[Resource::*]", "Serverless-LambdaStarPermissions"}
+
+                # then the Resource '*' findings are acknowledged exactly where ListStreams is granted
+                held = star & acknowledged.get(path, set())
+                if LIST_STREAMS in statements:
+                    assert "AwsSolutions-IAM5[Resource::*]" in held, f"{name} {role_id}"
+                else:
+                    assert held == set(), f"{name} {role_id}"

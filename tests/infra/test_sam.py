@@ -30,7 +30,7 @@ print(json.dumps(handler(json.load(open(sys.argv[1])), LambdaContext())))
 
 def test_function_asset_metadata_points_at_code_with_the_config_beside_it(assemblies: list[Assembly]) -> None:
     for assembly in assemblies:
-        for name, template in assembly.templates.items():
+        for name, template in assembly.export_templates.items():
             metadata = template["Resources"][FUNCTION_LOGICAL_ID]["Metadata"]
 
             assert metadata["aws:asset:property"] == "Code"
@@ -47,7 +47,7 @@ def test_env_file_names_the_function_and_only_variables_the_template_declares(as
 
     assert list(overrides) == [FUNCTION_LOGICAL_ID]
     for assembly in assemblies:
-        for template in assembly.templates.values():
+        for template in assembly.export_templates.values():
             declared = template["Resources"][FUNCTION_LOGICAL_ID]["Properties"]["Environment"]["Variables"]
             # SAM overrides only variables the template declares; others would be dropped silently.
             assert overrides[FUNCTION_LOGICAL_ID].keys() <= declared.keys()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.infra.conftest import Assembly
-from tests.infra.templates import EXAMPLE, EXISTING, PROVISIONED, of_type, resource
+from tests.infra.templates import ASSUME_ROLE, EXAMPLE, EXISTING, PROVISIONED, of_type, resource
 
 
 def test_created_stream_is_on_demand_with_the_aws_managed_key_by_default(example: Assembly) -> None:
@@ -36,3 +36,9 @@ def test_existing_stream_is_neither_created_nor_changed(fixtures: Assembly) -> N
     assert of_type(template, "AWS::Kinesis::Stream") == {}
     assert of_type(template, "AWS::KMS::Key") == {}
     assert template["Outputs"]["StreamName"]["Value"] == "loyalty-segments"
+
+
+def test_existing_stream_of_an_assumed_role_is_in_the_roles_account(fixtures: Assembly) -> None:
+    outputs = fixtures.templates[ASSUME_ROLE]["Outputs"]
+
+    assert outputs["StreamArn"]["Value"] == "arn:aws:kinesis:eu-west-1:222233334444:stream/partner-segments"

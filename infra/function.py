@@ -1,0 +1,78 @@
+"""A function built from the destination's package: the exporter and the connection check are two of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constants import (
+    ARCHITECTURE,
+    CONFIG_FILE_IN_PACKAGE,
+    METRICS_NAMESPACE,
+    POWERTOOLS_LAYER_ACCOUNT,
+    POWERTOOLS_LAYER_NAME,
+    POWERTOOLS_LAYER_VERSION,
+    RUNTIME,
+)
+
+
+def package_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    package: Path,
+    handler: str,
+    description: str,
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    memory_size: int,
+    timeout: Duration,
+    tracing: bool,
+    environment: dict[str, str] | None = None,
+) -> lambda_.Function:
+    """One function of the package: the pinned runtime, architecture and Powertools layer, JSON logs,
+    and the variables every handler reads (`environment` adds its own)."""
+    stack = Stack.of(scope)
+    powertools = lambda_.LayerVersion.from_layer_version_arn(
+        scope,
+        f"{construct_id}Powertools",
+        # Built from the deploying stack's region, so an environment-agnostic template works too.
+        stack.format_arn(
+            service="lambda",
+            account=POWERTOOLS_LAYER_ACCOUNT,
+            resource="layer",
+            resource_name=f"{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        ),
+    )
+    return lambda_.Function(
+        scope,
+        construct_id,
+        description=description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler=handler,
+        # Both functions name one directory: CDK stages it once, as one asset.
+        code=lambda_.Code.from_asset(str(package)),
+        layers=[powertools],
+        memory_size=memory_size,
+        timeout=timeout,
+        role=role,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        tracing=lambda_.Tracing.ACTIVE if tracing else lambda_.Tracing.DISABLED,
+        environment={
+            "DESTINATION_CONFIG_FILE": CONFIG_FILE_IN_PACKAGE,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            # Empty means the real endpoint (botocore ignores an empty value). It is declared only
+            # because `sam local invoke --env-vars` overrides variables the template already has:
+            # events/env.json points it at a local Kinesis.
+            "AWS_ENDPOINT_URL_KINESIS": "",
+            **(environment or {}),
+        },
+    )
