@@ -277,6 +277,16 @@ def _conflicts(config: DestinationConfig) -> list[str]:
     for index, segment in enumerate(config.segments):
         if any(other.id == segment.id for other in config.segments[:index]):
             problems.append(f"segments[{index}].id: segment {segment.id!r} is mapped twice")
+    credentials = config.credentials
+    if isinstance(credentials, AssumeRole):
+        if len(credentials.role_arn.rpartition("/")[2]) > 64:
+            problems.append("credentials.roleArn: an IAM role name has at most 64 characters")
+        exporter_account = credentials.exporter_account_id or credentials.role_account_id
+        if config.stream.create and exporter_account != credentials.role_account_id:
+            problems.append(
+                "stream.create: a pipeline that writes through a role in another account cannot create the "
+                "stream there; create it in that account and set stream.create to false"
+            )
     if config.include_segment_timestamps:
         for index, segment in enumerate(config.segments):
             missing = [name for name, value in segment.timestamps.items() if value is None]

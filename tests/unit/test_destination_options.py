@@ -209,3 +209,17 @@ def test_credentials_modes_are_validated():
         "credentials.accessKey.secretArn: String should match pattern "
         "'^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9_/+=.@-]+$'"
     ]
+
+
+def test_a_stream_cannot_be_created_in_another_account_s_role_reach():
+    credentials = {
+        "mode": "assumeRole",
+        "roleArn": "arn:aws:iam::222233334444:role/writer",
+        "externalId": "x-1",
+        "exporterAccountId": "111122223333",
+    }
+
+    assert problems(example(credentials=credentials)) == [
+        "stream.create: a pipeline that writes through a role in another account cannot create the stream there; "
+        "create it in that account and set stream.create to false"
+    ]

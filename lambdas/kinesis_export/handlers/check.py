@@ -6,7 +6,10 @@ as the reason, instead of deploying a pipeline that would only fill its dead-let
 
 from __future__ import annotations
 
+import hashlib
 import os
+import time
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -24,12 +27,31 @@ class ConnectionCheckFailed(RuntimeError):
     """Raised to fail the deployment; the Provider framework reports the message to CloudFormation."""
 
 
+# A role or policy created in the same deployment can take a few seconds to take effect.
+_ATTEMPTS = 3
+_PAUSE_SECONDS = 10.0
+
+
+def _packaged_config_sha256() -> str:
+    return hashlib.sha256(Path(settings.destination_config_file).read_bytes()).hexdigest()
+
+
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     physical_id = event.get("PhysicalResourceId") or f"kinesis-export-check-{config.name}"
     if event["RequestType"] == "Delete":
         return {"PhysicalResourceId": physical_id}
-    report = check_connection(config, settings.region)
+    if event["ResourceProperties"].get("ConfigSha256", _packaged_config_sha256()) != _packaged_config_sha256():
+        # A rollback to an older config, while this function still holds the new one: checking
+        # the new one again would only fail the rollback too.
+        logger.info("rollback to an earlier config: not checked")
+        return {"PhysicalResourceId": physical_id}
+    for attempt in range(1, _ATTEMPTS + 1):
+        report = check_connection(config, settings.region)
+        if report.ok or attempt == _ATTEMPTS:
+            break
+        logger.warning("connection check failed, trying again", extra={"attempt": attempt, "problems": report.problems})
+        time.sleep(_PAUSE_SECONDS)
     if not report.ok:
         logger.error("connection check failed", extra={"problems": report.problems})
         raise ConnectionCheckFailed("; ".join(report.problems))
