@@ -28,6 +28,8 @@ CODE_PACKAGE = "kinesis_export"
 HANDLER = "kinesis_export.handlers.export.handler"
 # The connection check run at deployment (a custom resource), from the same package.
 CHECK_HANDLER = "kinesis_export.handlers.check.handler"
+# The backfill's Distributed Map worker: one batch of a JSON Lines file's items onto the stream.
+BACKFILL_HANDLER = "kinesis_export.handlers.backfill.handler"
 # Lambda starts the function in its code directory, so a relative path finds the packaged config.
 CONFIG_FILE_IN_PACKAGE = "destination.json"
 

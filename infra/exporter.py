@@ -17,7 +17,7 @@ from constructs import Construct
 from infra.constants import HANDLER, PARKED_MESSAGE_RETENTION, role_path
 from infra.function import package_function
 from infra.nag import acknowledge
-from infra.permissions import acknowledge_list_streams, reach_credentials, write_stream
+from infra.permissions import acknowledge_list_streams, reach_stream
 from infra.stream import ExportStream
 from kinesis_export.config import Credentials, DestinationConfig, ExecutionRole
 
@@ -190,17 +190,10 @@ class Exporter(Construct):
         return queue
 
     def _statements(self, stream: ExportStream, credentials: Credentials) -> list[iam.PolicyStatement]:
-        """The function's permissions, action by action on exact resources.
-
-        With its own role (executionRole) it writes to the stream itself. Otherwise it only gets the
-        credentials that do: the assumed role, or the access key's IAM user, holds the stream's
-        permissions, and this role holds none of them.
-        """
-        if isinstance(credentials, ExecutionRole):
-            statements = write_stream(stream.stream_arn, stream.encryption_key_arn)
-        else:
-            statements = [reach_credentials(credentials)]
-        statements += [
+        """The function's permissions, action by action on exact resources: the stream's (by
+        credentials mode), then the queues' and its logs'."""
+        return [
+            *reach_stream(credentials, stream.stream_arn, stream.encryption_key_arn),
             iam.PolicyStatement(
                 sid="ParkRejects", actions=["sqs:SendMessage"], resources=[self.rejects_queue.queue_arn]
             ),
@@ -218,4 +211,3 @@ class Exporter(Construct):
                 resources=[self.log_group.log_group_arn],
             ),
         ]
-        return statements

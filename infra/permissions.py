@@ -7,7 +7,7 @@ from typing import cast
 from aws_cdk import aws_iam as iam
 
 from infra.nag import acknowledge
-from kinesis_export.config import AccessKey, AssumeRole
+from kinesis_export.config import AccessKey, AssumeRole, Credentials, ExecutionRole
 
 # ListStreams has no resource-level permissions: IAM accepts only "*" for it. The writer's
 # connection check finds the stream with it (the one read permission the policy grants).
@@ -46,6 +46,20 @@ def reach_credentials(credentials: AssumeRole | AccessKey) -> iam.PolicyStatemen
     return iam.PolicyStatement(
         sid="ReadAccessKey", actions=["secretsmanager:GetSecretValue"], resources=[credentials.secret_arn]
     )
+
+
+def reach_stream(
+    credentials: Credentials, stream_arn: str, encryption_key_arn: str | None
+) -> list[iam.PolicyStatement]:
+    """What a role that writes records holds for the stream, by credentials mode.
+
+    With its own role (executionRole) it writes to the stream itself. Otherwise it only gets the
+    credentials that do: the assumed role, or the access key's IAM user, holds the stream's
+    permissions, and this role holds none of them.
+    """
+    if isinstance(credentials, ExecutionRole):
+        return write_stream(stream_arn, encryption_key_arn)
+    return [reach_credentials(credentials)]
 
 
 def acknowledge_list_streams(role: iam.Role, *, function_role: bool) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
+from infra.backfill import Backfill
 from infra.check import ConnectionCheck
 from infra.exporter import Exporter
 from infra.monitoring import Monitoring
@@ -17,8 +18,8 @@ PROJECT = "kinesis-segment-export"
 
 
 class ExportStack(Stack):
-    """`KinesisExport-<name>`: the stream (or a reference to it), the exporter, its monitoring, and the
-    connection check that runs at each deployment."""
+    """`KinesisExport-<name>`: the stream (or a reference to it), the exporter, its monitoring, the
+    connection check that runs at each deployment, and with `backfill` the backfill at scale."""
 
     def __init__(
         self,
@@ -58,3 +59,18 @@ class ExportStack(Stack):
             ("DashboardUrl", monitoring.dashboard_url, "The pipeline's CloudWatch dashboard"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
+
+        if config.backfill is not None:
+            backfill = Backfill(
+                self, "Backfill", config=config, backfill=config.backfill, package=package, stream=stream
+            )
+            for output_id, value, description in (
+                ("BackfillBucketName", backfill.bucket.bucket_name, "The bucket backfill files go to"),
+                (
+                    "BackfillUri",
+                    f"s3://{backfill.bucket.bucket_name}/{backfill.prefix}",
+                    "Put a members .jsonl file here to start a backfill; results go under results/",
+                ),
+                ("BackfillStateMachineArn", backfill.state_machine.state_machine_arn, "The backfill state machine"),
+            ):
+                CfnOutput(self, output_id, value=value, description=description)

@@ -10,6 +10,7 @@ PROVISIONED = "KinesisExport-partners-provisioned"
 ASSUME_ROLE = "KinesisExport-partner-cross-account"
 ACCESS = "KinesisExportAccess-partner-cross-account"
 ACCESS_KEY = "KinesisExport-agency-access-key"
+BACKFILL = "KinesisExport-members-backfill"
 
 
 def logical_id(template: dict[str, Any], path: str) -> str:

@@ -32,6 +32,7 @@ def test_a_folder_gives_one_destination_per_config_in_name_order() -> None:
     assert [d.stack_name for d in destinations] == [
         "KinesisExport-agency-access-key",
         "KinesisExport-partner-cross-account",
+        "KinesisExport-members-backfill",
         "KinesisExport-loyalty-existing",
         "KinesisExport-partners-provisioned",
     ]
@@ -100,6 +101,7 @@ def test_stacks_deploy_to_the_default_region_except_where_they_create_their_stre
         "KinesisExport-agency-access-key": ("111122223333", "us-west-2"),
         "KinesisExportAccess-partner-cross-account": ("222233334444", "eu-west-1"),
         "KinesisExport-partner-cross-account": ("111122223333", "us-west-2"),
+        "KinesisExport-members-backfill": ("111122223333", "us-west-2"),
         "KinesisExport-loyalty-existing": ("111122223333", "us-west-2"),
         "KinesisExport-nordic": ("111122223333", "eu-north-1"),
         "KinesisExport-partners-provisioned": ("111122223333", "us-west-2"),

@@ -11,6 +11,7 @@ from tests.infra.conftest import FIXTURES, Assembly
 from tests.infra.templates import (
     ACCESS_KEY,
     ASSUME_ROLE,
+    BACKFILL,
     EXAMPLE,
     EXISTING,
     PROVISIONED,
@@ -31,6 +32,7 @@ CONFIGS = {
     PROVISIONED: FIXTURES / "provisioned-stream.json",
     ASSUME_ROLE: FIXTURES / "assume-role.json",
     ACCESS_KEY: FIXTURES / "access-key.json",
+    BACKFILL: FIXTURES / "backfill.json",
 }
 
 
@@ -66,7 +68,7 @@ def test_every_export_stack_runs_the_check_through_the_provider_framework(assemb
 
 
 def test_the_check_waits_for_a_stream_the_stack_creates(example: Assembly, fixtures: Assembly) -> None:
-    for template in (example.templates[EXAMPLE], fixtures.templates[PROVISIONED]):
+    for template in (example.templates[EXAMPLE], fixtures.templates[PROVISIONED], fixtures.templates[BACKFILL]):
         assert _check(template)["DependsOn"] == [logical_id(template, "Stream/Stream")]
     # an existing stream is not in the stack: nothing to wait for
     for name in (EXISTING, ASSUME_ROLE, ACCESS_KEY):

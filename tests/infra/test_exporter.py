@@ -137,7 +137,8 @@ def test_event_bridge_rule_routes_segment_qualifications_from_the_named_bus(fixt
     # given a config with eventBridge.busName "segments"
     template = fixtures.templates[EXISTING]
 
-    [(rule_id, rule)] = of_type(template, "AWS::Events::Rule").items()
+    rule_id = logical_id(template, "Exporter/SegmentQualificationRule")
+    rule = template["Resources"][rule_id]
 
     assert rule["Properties"]["EventBusName"] == "segments"
     assert rule["Properties"]["EventPattern"] == {"detail-type": ["Segment Qualification"]}

@@ -23,6 +23,30 @@ KEY_EXISTING = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1
 KEY_PROVISIONED = "arn:aws:kms:us-east-1:111122223333:key/abcd1234-12ab-34cd-56ef-1234567890ab"
 LIST_STREAMS = {"Sid": "ListStreams", "Effect": "Allow", "Action": "kinesis:ListStreams", "Resource": "*"}
 XRAY = {"Effect": "Allow", "Action": ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], "Resource": "*"}
+# What CDK gives a state machine that logs to CloudWatch Logs: the log-delivery actions, which IAM
+# accepts on '*' only; with tracing, merged with X-Ray's (minimizePolicies).
+LOG_DELIVERY_ACTIONS = [
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DescribeLogGroups",
+    "logs:DescribeResourcePolicies",
+    "logs:GetLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:UpdateLogDelivery",
+]
+LOG_DELIVERY = {"Effect": "Allow", "Action": LOG_DELIVERY_ACTIONS, "Resource": "*"}
+LOG_DELIVERY_AND_XRAY = {
+    "Effect": "Allow",
+    "Action": [
+        *LOG_DELIVERY_ACTIONS,
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    ],
+    "Resource": "*",
+}
 
 
 def _queue_and_log_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -171,7 +195,9 @@ def test_no_identity_policy_allows_a_wildcard_action_and_only_unscoped_actions_g
                 assert statement["Effect"] == "Allow"
                 assert not any("*" in action for action in actions), f"{name}: {statement}"
                 if statement["Resource"] == "*":
-                    assert statement in (LIST_STREAMS, XRAY), f"{name}: {statement}"
+                    assert statement in (LIST_STREAMS, XRAY, LOG_DELIVERY, LOG_DELIVERY_AND_XRAY), (
+                        f"{name}: {statement}"
+                    )
 
 
 def test_no_role_gets_a_managed_policy(assemblies: list[Assembly]) -> None:
@@ -181,20 +207,25 @@ def test_no_role_gets_a_managed_policy(assemblies: list[Assembly]) -> None:
                 assert "ManagedPolicyArns" not in role["Properties"], name
 
 
-def test_each_function_runs_as_a_role_of_its_own(assemblies: list[Assembly]) -> None:
+def test_each_function_and_state_machine_runs_as_a_role_of_its_own(assemblies: list[Assembly]) -> None:
     # the exporter, the connection check, and the Provider framework's relay
     functions = {
         "Exporter/Function": "Exporter/Role",
         "ConnectionCheck/Function": "ConnectionCheck/Role",
         "ConnectionCheck/Provider/framework-onEvent": "ConnectionCheck/ProviderRole",
     }
+    # with a backfill, its worker and its state machine, and the role EventBridge starts it with
+    backfill = {"Backfill/Worker": "Backfill/WorkerRole", "Backfill/StateMachine": "Backfill/StateMachineRole"}
     for assembly in assemblies:
         for template in assembly.export_templates.values():
-            assert sorted(of_type(template, "AWS::IAM::Role")) == sorted(
-                logical_id(template, r) for r in functions.values()
-            )
-            for function, role in functions.items():
-                assert resource(template, function)["Properties"]["Role"] == arn(template, role)
+            users = functions | backfill if of_type(template, "AWS::StepFunctions::StateMachine") else functions
+            roles = list(users.values())
+            if "Backfill/StateMachine" in users:
+                roles.append("Backfill/StateMachine/EventsRole")
+            assert sorted(of_type(template, "AWS::IAM::Role")) == sorted(logical_id(template, r) for r in roles)
+            for user, role in users.items():
+                properties = resource(template, user)["Properties"]
+                assert properties.get("Role", properties.get("RoleArn")) == arn(template, role)
 
 
 def test_the_roles_that_reach_the_stream_are_on_the_destinations_path(assemblies: list[Assembly]) -> None:
@@ -202,7 +233,10 @@ def test_the_roles_that_reach_the_stream_are_on_the_destinations_path(assemblies
     for assembly in assemblies:
         for name, template in assembly.export_templates.items():
             destination = name.removeprefix("KinesisExport-")
-            for role in ("Exporter/Role", "ConnectionCheck/Role"):
+            roles = ["Exporter/Role", "ConnectionCheck/Role"]
+            if of_type(template, "AWS::StepFunctions::StateMachine"):
+                roles.append("Backfill/WorkerRole")
+            for role in roles:
                 assert resource(template, role)["Properties"]["Path"] == f"/kinesis-export/{destination}/"
 
 
