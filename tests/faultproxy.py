@@ -9,7 +9,8 @@ PutRecords call, says otherwise:
 - EntryFaults: those entries are answered with an ErrorCode and are NOT forwarded, as on
   AWS (a failed entry is not on the stream); the others are written by moto;
 - CallFault: the whole call is answered with that HTTP status and error, nothing written;
-- Disconnect: the connection is closed without an answer, nothing written.
+- Disconnect: the connection is closed without an answer, nothing written;
+- DropAfterWrite: moto writes the records, then the connection is closed without an answer.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ class Disconnect:
     pass
 
 
-Fault = EntryFaults | CallFault | Disconnect | None
+@dataclass(frozen=True)
+class DropAfterWrite:
+    """The records are written, then the connection drops: the ambiguous timeout behind duplicates."""
+
+
+Fault = EntryFaults | CallFault | Disconnect | DropAfterWrite | None
 
 
 @dataclass
@@ -86,7 +92,9 @@ class FaultProxy:
                     if fault is not None:
                         proxy.injected.append(fault)
                     time.sleep(proxy.latency)
-                if isinstance(fault, Disconnect):
+                if isinstance(fault, DropAfterWrite):
+                    self._forward(body)
+                if isinstance(fault, Disconnect | DropAfterWrite):
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return

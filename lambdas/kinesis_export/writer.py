@@ -97,8 +97,9 @@ class KinesisWriter:
         self._client = client
         self._stream_name = stream_name
         self._concurrency = concurrency
-        self._base_delay = base_delay
-        self._max_delay = max_delay
+        # Backoff between retry rounds: full jitter up to base_delay * 2**round, at most max_delay.
+        self.base_delay = base_delay
+        self.max_delay = max_delay
         self._sleep = sleep
         self._pool: ThreadPoolExecutor | None = None
 
@@ -140,7 +141,7 @@ class KinesisWriter:
                 continue
             failed_rounds += 1
             # Exponential backoff with full jitter.
-            delay = random.uniform(0, min(self._max_delay, self._base_delay * 2**failed_rounds))
+            delay = random.uniform(0, min(self.max_delay, self.base_delay * 2**failed_rounds))
             if deadline.remaining() <= delay:
                 self._give_up(pending, result, last_error)
                 break

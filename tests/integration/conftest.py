@@ -45,6 +45,7 @@ class Pipeline:
     kinesis: Any
     sqs: Any
     handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+    module: Any  # the handler's module, as a cold start left it
 
 
 @pytest.fixture
@@ -85,6 +86,6 @@ def start_pipeline(
             monkeypatch.delenv("REJECTS_QUEUE_URL", raising=False)
         monkeypatch.delitem(sys.modules, HANDLER_MODULE, raising=False)
         module = importlib.import_module(HANDLER_MODULE)
-        return Pipeline(stream_name, ingest_url, rejects_url, kinesis, sqs, module.handler)
+        return Pipeline(stream_name, ingest_url, rejects_url, kinesis, sqs, module.handler, module)
 
     return start
