@@ -1,5 +1,5 @@
 """The command line: `demo` (the sample events on a local Kinesis), `check` (a destination's connection)
-and `backfill` (every member of a segment, from a file)."""
+`backfill` (every member of a segment, from a file), and `rejects` and `redrive` for operators."""
 
 from __future__ import annotations
 
@@ -147,6 +147,53 @@ def backfill(
     return 0 if not progress.rejected else 1
 
 
+def _queues(target: str) -> dict[str, str]:
+    """Queue URLs: from the destination's stack outputs when given a config file, else the URL itself."""
+    import boto3
+
+    from .operations import stack_queues
+
+    if target.endswith(".json"):
+        return stack_queues(boto3.client("cloudformation"), load_config(target).name)
+    return {"RejectsQueueUrl": target, "DeadLetterQueueUrl": target}
+
+
+def rejects(target: str, delete: bool, limit: int) -> int:
+    """List rejected messages with their codes and reasons; 1 when there are any."""
+    import boto3
+
+    from .operations import read_rejects
+
+    found = read_rejects(boto3.client("sqs"), _queues(target)["RejectsQueueUrl"], delete=delete, limit=limit)
+    for reject in found:
+        print(f"{reject.source_message_id}  {reject.code}  {reject.reason}")
+    by_code = Counter(reject.code for reject in found)
+    summary = ", ".join(f"{count} {code}" for code, count in by_code.most_common()) or "none"
+    print(f"{len(found)} rejected messages ({summary}){'; deleted' if delete and found else ''}")
+    return 1 if found else 0
+
+
+def redrive_command(target: str, to: str | None, dry_run: bool) -> int:
+    """Move dead letters back to the ingest queue (after the cause is fixed), or show what waits."""
+    import boto3
+
+    from .operations import redrive
+
+    queues = _queues(target)
+    ingest = to or queues.get("IngestQueueUrl")
+    if not ingest and not dry_run:
+        print("no ingest queue: pass --to <ingest queue URL>", file=sys.stderr)
+        return 2
+    result = redrive(boto3.client("sqs"), queues["DeadLetterQueueUrl"], ingest or "", dry_run=dry_run)
+    if dry_run:
+        tries = ", ".join(f"{count} tried {n} times" for n, count in sorted(result.receive_counts.items()))
+        print(f"{result.waiting} messages wait in the dead-letter queue ({tries or 'none looked at'}).")
+        print("Their failure reasons are in the function's logs ('message failed'); fix the cause, then redrive.")
+    else:
+        print(f"{result.moved} of {result.waiting} messages moved back to the ingest queue ({result.method})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kinesis_export", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -166,8 +213,20 @@ def main(argv: list[str] | None = None) -> int:
     backfill_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     backfill_parser.add_argument("--records-per-second", type=float, help="default: the stream's capacity")
     backfill_parser.add_argument("--bytes-per-second", type=float, help="default: the stream's capacity")
+    rejects_parser = commands.add_parser("rejects", help="list rejected messages with their error codes and reasons")
+    rejects_parser.add_argument("target", help="a destination config (its stack's rejects queue) or a queue URL")
+    rejects_parser.add_argument("--delete", action="store_true", help="delete the messages listed")
+    rejects_parser.add_argument("--limit", type=int, default=1000)
+    redrive_parser = commands.add_parser("redrive", help="move dead letters back to the ingest queue")
+    redrive_parser.add_argument("target", help="a destination config (its stack's queues) or the dead-letter queue URL")
+    redrive_parser.add_argument("--to", help="the ingest queue URL (default: from the stack)")
+    redrive_parser.add_argument("--dry-run", action="store_true", help="only show what waits")
     args = parser.parse_args(argv)
     try:
+        if args.command == "rejects":
+            return rejects(args.target, args.delete, args.limit)
+        if args.command == "redrive":
+            return redrive_command(args.target, args.to, args.dry_run)
         if args.command == "backfill":
             return backfill(
                 args.config, args.source, args.checkpoint, args.quiet, args.records_per_second, args.bytes_per_second
