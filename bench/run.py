@@ -301,69 +301,81 @@ def cost_per_million(figures: dict[str, Any], memory_mb: int, batch_size: int) -
 
 
 def table(figures: dict[str, Any], previous: dict[str, Any] | None) -> str:
+    """One row per figure: the exporter, its baseline, the ratio, the target, and the last run's figure."""
+    rows: list[tuple[str, Callable[[dict[str, Any]], str], str, float | None, str, bool | None]] = []
     f = figures
-    rows = [
-        (
-            "CPU per exported event",
-            f"{f['cpu_us_per_event']:.1f} µs",
-            f"floor {f['floor_cpu_us_per_event']:.1f} µs",
-            f["cpu_us_per_event"] / f["floor_cpu_us_per_event"],
-            "<= 1.25",
-            f["cpu_us_per_event"] / f["floor_cpu_us_per_event"] <= 1.25,
-            "cpu_us_per_event",
-        ),
-        (
-            "PutRecords calls",
-            f"{f['put_records_calls']}",
-            f"minimum {f['min_put_records_calls']}",
-            f["put_records_calls"] / f["min_put_records_calls"],
-            "= 1.00",
-            f["put_records_calls"] == f["min_put_records_calls"],
-            "put_records_calls",
-        ),
-        (
-            f"writing, {LATENCY * 1000:.0f} ms latency",
-            f"{f['latency_wall_s']:.2f} s",
-            f"sequential {f['sequential_wall_s']:.2f} s",
-            f["latency_wall_s"] / f["sequential_wall_s"],
-            "<= 0.50",
-            f["latency_wall_s"] / f["sequential_wall_s"] <= 0.5,
-            "latency_wall_s",
-        ),
-        (
-            "cold start (import)",
-            f"{f['cold_start_s'] * 1000:.0f} ms",
-            f"boto3+client {f['sdk_start_s'] * 1000:.0f} ms",
-            f["cold_start_s"] / f["sdk_start_s"],
-            "<= 1.30",
-            f["cold_start_s"] / f["sdk_start_s"] <= 1.3,
-            "cold_start_s",
-        ),
-        (
-            f"peak memory, {f['events']:,} messages",
-            f"{f['peak_rss_mb']:.0f} MB",
-            "",
-            None,
-            "< 150 MB",
-            f["peak_rss_mb"] < 150,
-            "peak_rss_mb",
-        ),
-        (
-            "cost per million events",
-            f"${f['cost_per_million']:.3f}",
-            f"{f['memory_mb']} MB arm64",
-            None,
-            "",
-            None,
-            "cost_per_million",
-        ),
-    ]
+
+    def row(
+        name: str,
+        show: Callable[[dict[str, Any]], str],
+        baseline: str,
+        ratio: float | None,
+        target: str,
+        met: bool | None,
+    ) -> None:
+        rows.append((name, show, baseline, ratio, target, met))
+
+    cpu_ratio = f["cpu_us_per_event"] / f["floor_cpu_us_per_event"]
+    row(
+        "CPU per exported event",
+        lambda r: f"{r['cpu_us_per_event']:.1f} µs",
+        f"floor {f['floor_cpu_us_per_event']:.1f} µs",
+        cpu_ratio,
+        "<= 1.25",
+        cpu_ratio <= 1.25,
+    )
+    row(
+        "PutRecords calls",
+        lambda r: f"{r['put_records_calls']}",
+        f"minimum {f['min_put_records_calls']}",
+        f["put_records_calls"] / f["min_put_records_calls"],
+        "= 1.00",
+        f["put_records_calls"] == f["min_put_records_calls"],
+    )
+    wall_ratio = f["latency_wall_s"] / f["sequential_wall_s"]
+    row(
+        f"writing, {LATENCY * 1000:.0f} ms latency",
+        lambda r: f"{r['latency_wall_s']:.2f} s",
+        f"sequential {f['sequential_wall_s']:.2f} s",
+        wall_ratio,
+        "<= 0.50",
+        wall_ratio <= 0.5,
+    )
+    start_ratio = f["cold_start_s"] / f["sdk_start_s"]
+    row(
+        "cold start (import)",
+        lambda r: f"{r['cold_start_s'] * 1000:.0f} ms",
+        f"boto3+client {f['sdk_start_s'] * 1000:.0f} ms",
+        start_ratio,
+        "<= 1.30",
+        start_ratio <= 1.3,
+    )
+    row(
+        f"peak memory, {f['events']:,} messages",
+        lambda r: f"{r['peak_rss_mb']:.0f} MB",
+        "",
+        None,
+        "< 150 MB",
+        f["peak_rss_mb"] < 150,
+    )
+    row(
+        "cost per million events",
+        lambda r: f"${r['cost_per_million']:.3f}",
+        f"{f['memory_mb']} MB arm64",
+        None,
+        "",
+        None,
+    )
+
     lines = [f"{'figure':<30} {'exporter':>12} {'baseline':>24} {'ratio':>6} {'target':>9} {'met':>4} {'last run':>10}"]
-    for name, value, baseline, ratio, target, met, key in rows:
+    for name, show, baseline, ratio, target, met in rows:
         ratio_text = f"{ratio:.2f}" if ratio is not None else ""
         met_text = "" if met is None else ("yes" if met else "NO")
-        last = f"{previous[key]:.3g}" if previous and key in previous else ""
-        lines.append(f"{name:<30} {value:>12} {baseline:>24} {ratio_text:>6} {target:>9} {met_text:>4} {last:>10}")
+        try:
+            last = show(previous) if previous else ""
+        except KeyError:
+            last = ""
+        lines.append(f"{name:<30} {show(f):>12} {baseline:>24} {ratio_text:>6} {target:>9} {met_text:>4} {last:>10}")
     return "\n".join(lines)
 
 
