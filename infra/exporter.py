@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import cast
 
 from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -55,7 +56,8 @@ RETENTION_DAYS = {
 
 class Exporter(Construct):
     """SQS in, Kinesis out: the ingest queue with its dead-letter and rejects queues, the function,
-    its event source mapping, and optionally an EventBridge rule that feeds the ingest queue."""
+    its event source mapping, and optionally an EventBridge rule that feeds the ingest queue and the
+    idempotency table's use."""
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class Exporter(Construct):
         config: DestinationConfig,
         package: Path,
         stream: ExportStream,
+        idempotency_table: dynamodb.ITable | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         timeout = Duration.seconds(config.function.timeout_seconds)
@@ -102,7 +105,9 @@ class Exporter(Construct):
             # The path the access stack's trust policy names (assumeRole mode).
             path=role_path(config.name),
             description=f"Kinesis export {config.name}: read the ingest queue, write the stream",
-            inline_policies={"Export": iam.PolicyDocument(statements=self._statements(stream, config.credentials))},
+            inline_policies={
+                "Export": iam.PolicyDocument(statements=self._statements(stream, config.credentials, idempotency_table))
+            },
         )
         if isinstance(config.credentials, ExecutionRole):
             acknowledge_list_streams(self.role, function_role=True)
@@ -118,7 +123,10 @@ class Exporter(Construct):
             memory_size=config.function.memory_mb,
             timeout=timeout,
             tracing=config.function.tracing,
-            environment={"REJECTS_QUEUE_URL": self.rejects_queue.queue_url},
+            environment={
+                "REJECTS_QUEUE_URL": self.rejects_queue.queue_url,
+                **({"IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name} if idempotency_table else {}),
+            },
         )
         cast(lambda_.CfnFunction, self.function.node.default_child).override_logical_id(FUNCTION_LOGICAL_ID)
         acknowledge(
@@ -189,10 +197,12 @@ class Exporter(Construct):
         )
         return queue
 
-    def _statements(self, stream: ExportStream, credentials: Credentials) -> list[iam.PolicyStatement]:
+    def _statements(
+        self, stream: ExportStream, credentials: Credentials, idempotency_table: dynamodb.ITable | None
+    ) -> list[iam.PolicyStatement]:
         """The function's permissions, action by action on exact resources: the stream's (by
-        credentials mode), then the queues' and its logs'."""
-        return [
+        credentials mode), then the queues', its logs', and the idempotency table's if any."""
+        statements = [
             *reach_stream(credentials, stream.stream_arn, stream.encryption_key_arn),
             iam.PolicyStatement(
                 sid="ParkRejects", actions=["sqs:SendMessage"], resources=[self.rejects_queue.queue_arn]
@@ -211,3 +221,14 @@ class Exporter(Construct):
                 resources=[self.log_group.log_group_arn],
             ),
         ]
+        if idempotency_table is not None:
+            # What Powertools' DynamoDB persistence layer calls: a conditional PutItem to claim an
+            # eventId, UpdateItem to complete it, DeleteItem to forget a failed one, GetItem to read one.
+            statements.append(
+                iam.PolicyStatement(
+                    sid="TrackEventIds",
+                    actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+                    resources=[idempotency_table.table_arn],
+                )
+            )
+        return statements

@@ -10,6 +10,7 @@ from constructs import Construct
 from infra.backfill import Backfill
 from infra.check import ConnectionCheck
 from infra.exporter import Exporter
+from infra.idempotency import IdempotencyTable
 from infra.monitoring import Monitoring
 from infra.stream import ExportStream
 from kinesis_export.config import AssumeRole, DestinationConfig
@@ -41,7 +42,15 @@ class ExportStack(Stack):
         # In assumeRole mode an existing stream is in the assumed role's account.
         stream_account = config.credentials.role_account_id if isinstance(config.credentials, AssumeRole) else None
         stream = ExportStream(self, "Stream", config=config.stream, account=stream_account)
-        exporter = Exporter(self, "Exporter", config=config, package=package, stream=stream)
+        idempotency = IdempotencyTable(self, "Idempotency") if config.idempotency is not None else None
+        exporter = Exporter(
+            self,
+            "Exporter",
+            config=config,
+            package=package,
+            stream=stream,
+            idempotency_table=idempotency.table if idempotency is not None else None,
+        )
         ConnectionCheck(self, "ConnectionCheck", config=config, package=package, stream=stream)
         monitoring = Monitoring(self, "Monitoring", destination=config.name, exporter=exporter)
 

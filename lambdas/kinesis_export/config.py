@@ -172,6 +172,13 @@ class BackfillConfig(_Model):
     retention_days: Annotated[int, Field(ge=1, le=3650, alias="retentionDays")] = 30
 
 
+class IdempotencyConfig(_Model):
+    """Skip an event whose eventId was already written: a record per eventId in a DynamoDB table."""
+
+    # How long an eventId is remembered; a redelivery later than this is written again.
+    ttl_seconds: Annotated[int, Field(ge=60, le=604_800, alias="ttlSeconds")] = 3600
+
+
 def _attribute_path(path: str) -> str:
     parts = path.split(".")
     if not all(_PATH_PART.fullmatch(part) for part in parts):
@@ -254,6 +261,7 @@ class DestinationConfig(_Model):
     function: FunctionConfig = FunctionConfig()
     event_bridge: EventBridgeConfig | None = Field(default=None, alias="eventBridge")
     backfill: BackfillConfig | None = None
+    idempotency: IdempotencyConfig | None = Field(default=None, alias="idempotency")
 
     @field_validator("name")
     @classmethod
@@ -357,6 +365,8 @@ class Settings:
 
     destination_config_file: Path
     rejects_queue_url: str | None = None
+    # Set by the stack when the config enables idempotency.
+    idempotency_table_name: str | None = None
     region: str | None = None
     writer_concurrency: int = 4
     deadline_margin_ms: int = 5000
@@ -381,6 +391,7 @@ class Settings:
         settings = cls(
             destination_config_file=Path(config_file),
             rejects_queue_url=environ.get("REJECTS_QUEUE_URL") or None,
+            idempotency_table_name=environ.get("IDEMPOTENCY_TABLE_NAME") or None,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
             writer_concurrency=positive_int("WRITER_CONCURRENCY", cls.writer_concurrency),
             deadline_margin_ms=positive_int("DEADLINE_MARGIN_MS", cls.deadline_margin_ms),

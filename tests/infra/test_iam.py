@@ -134,6 +134,13 @@ def test_created_stream_with_a_customer_key_may_generate_data_keys_from_it(fixtu
         },
         {"Sid": "EncryptRecords", "Effect": "Allow", "Action": "kms:GenerateDataKey", "Resource": KEY_PROVISIONED},
         *_queue_and_log_statements(template),
+        # with idempotency (tests/infra/test_idempotency.py)
+        {
+            "Sid": "TrackEventIds",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": arn(template, "Idempotency/Table"),
+        },
     ]
     assert _attached_policies(template) == []
 

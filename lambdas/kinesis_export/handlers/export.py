@@ -17,8 +17,9 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from kinesis_export.config import Settings, load_config
+from kinesis_export.config import ConfigError, Settings, load_config
 from kinesis_export.credentials import kinesis_client
+from kinesis_export.idempotency import dynamodb_ledger
 from kinesis_export.pipeline import Message, export_batch
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
@@ -41,6 +42,13 @@ rejects = (
     if settings.rejects_queue_url
     else None
 )
+ledger = None
+if config.idempotency is not None:
+    if not settings.idempotency_table_name:
+        raise ConfigError("environment", ["IDEMPOTENCY_TABLE_NAME: required when the config sets idempotency"])
+    ledger = dynamodb_ledger(
+        settings.idempotency_table_name, config.idempotency.ttl_seconds, key_prefix=config.name, region=settings.region
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
@@ -52,7 +60,7 @@ def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
     margin = settings.deadline_margin_ms
     deadline = Deadline(lambda: (context.get_remaining_time_in_millis() - margin) / 1000)
 
-    report = export_batch(messages, plan, writer, rejects, deadline)
+    report = export_batch(messages, plan, writer, rejects, deadline, ledger)
 
     for name, value in (
         ("EventsReceived", report.received),
@@ -65,10 +73,17 @@ def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
         ("PutRecordsRetries", report.put_records_retries),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if ledger is not None:
+        metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=report.duplicates)
     for rejection in report.rejections:
         logger.warning(
             "message rejected",
             extra={"message_id": rejection.message_id, "code": rejection.code, "reason": rejection.reason},
+        )
+    if report.idempotency_errors:
+        logger.warning(
+            "idempotency table not updated after the write; those events may be written again on redelivery",
+            extra={"requests_failed": report.idempotency_errors},
         )
     for message_id, reason in report.failures.items():
         logger.error("message failed, left for SQS to retry", extra={"message_id": message_id, "reason": reason})
@@ -81,6 +96,7 @@ def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
             "without_consent": report.without_consent,
             "rejected": report.rejected,
             "failed": report.failed,
+            "duplicates": report.duplicates,
             "put_records_calls": report.put_records_calls,
         },
     )
