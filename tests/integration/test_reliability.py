@@ -105,6 +105,7 @@ def test_under_heavy_faults_nothing_is_lost_dead_lettered_or_reordered(start_pip
 
     monkeypatch.setenv("DEADLINE_MARGIN_MS", "1000")
     fault_proxy.fault = fault
+    fault_proxy.latency = 0.005  # every PutRecords call a little away, as over a network
     pipeline = start_pipeline(shards=16)
     # Shorter pauses between retries than in production, to keep the suite quick; same logic.
     pipeline.module.writer.base_delay, pipeline.module.writer.max_delay = 0.002, 0.02
