@@ -26,7 +26,8 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 
-from .config import AccessKey, AssumeRole, DestinationConfig
+from .config import AccessKey, AssumeRole, DestinationConfig, Settings
+from .writer import KinesisWriter
 
 # botocore refreshes credentials once fewer than 15 minutes of their life remain; a life of 20
 # minutes makes that every 5 minutes: how soon a rotated access key is picked up.
@@ -62,6 +63,13 @@ def kinesis_client(config: DestinationConfig, region: str | None, connections: i
         connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 1}, max_pool_connections=connections
     )
     return session_for(config).client("kinesis", region_name=config.stream.region or region, config=client_config)
+
+
+def stream_writer(config: DestinationConfig, settings: Settings) -> KinesisWriter:
+    """The function's writer: once per container, with the destination's credentials and the stream's region."""
+    connections = max(10, settings.writer_concurrency)
+    client = kinesis_client(config, settings.region, connections=connections)
+    return KinesisWriter(client, config.stream.name, concurrency=settings.writer_concurrency)
 
 
 def session_for(config: DestinationConfig) -> boto3.Session:

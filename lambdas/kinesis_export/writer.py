@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
@@ -57,6 +57,11 @@ class Deadline:
     def after(cls, seconds: float) -> Deadline:
         end = time.monotonic() + seconds
         return cls(lambda: end - time.monotonic())
+
+    @classmethod
+    def of_invocation(cls, context: Any, margin_ms: int) -> Deadline:
+        """The Lambda invocation's remaining time, less a margin kept for answering."""
+        return cls(lambda: (context.get_remaining_time_in_millis() - margin_ms) / 1000)
 
 
 @dataclass

@@ -15,24 +15,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kinesis_export.backfill import export_items
 from kinesis_export.config import Settings, load_config
-from kinesis_export.credentials import kinesis_client
+from kinesis_export.credentials import stream_writer
 from kinesis_export.records import RecordPlan
-from kinesis_export.writer import Deadline, KinesisWriter
+from kinesis_export.writer import Deadline
 
 settings = Settings.from_environ(os.environ)
 config = load_config(settings.destination_config_file)
 logger = Logger(service=config.name)
 metrics = Metrics(namespace=settings.metrics_namespace, service=config.name)
-_kinesis = kinesis_client(config, settings.region, connections=max(10, settings.writer_concurrency))
-writer = KinesisWriter(_kinesis, config.stream.name, concurrency=settings.writer_concurrency)
+writer = stream_writer(config, settings)
 plan = RecordPlan(config)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    margin = settings.deadline_margin_ms
-    deadline = Deadline(lambda: (context.get_remaining_time_in_millis() - margin) / 1000)
+    deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
     result = export_items(event["Items"], plan, writer, deadline)
     metrics.add_metric(name="BackfillExported", unit=MetricUnit.Count, value=result["exported"])
     metrics.add_metric(name="BackfillRejected", unit=MetricUnit.Count, value=len(result["rejected"]))

@@ -18,12 +18,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from kinesis_export.config import ConfigError, Settings, load_config
-from kinesis_export.credentials import kinesis_client
+from kinesis_export.credentials import stream_writer
 from kinesis_export.idempotency import dynamodb_ledger
 from kinesis_export.pipeline import Message, export_batch
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
-from kinesis_export.writer import Deadline, KinesisWriter
+from kinesis_export.writer import Deadline
 
 settings = Settings.from_environ(os.environ)
 config = load_config(settings.destination_config_file)
@@ -31,8 +31,7 @@ config = load_config(settings.destination_config_file)
 logger = Logger(service=config.name)
 metrics = Metrics(namespace=settings.metrics_namespace, service=config.name)
 
-_kinesis = kinesis_client(config, settings.region, connections=max(10, settings.writer_concurrency))
-writer = KinesisWriter(_kinesis, config.stream.name, concurrency=settings.writer_concurrency)
+writer = stream_writer(config, settings)
 plan = RecordPlan(config)
 rejects = (
     RejectsQueue(
@@ -57,8 +56,7 @@ if config.idempotency is not None:
 def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
     """Answers with an SQS partial batch response: only unfinished messages come back."""
     messages = [Message(record.message_id, record.body) for record in event.records]
-    margin = settings.deadline_margin_ms
-    deadline = Deadline(lambda: (context.get_remaining_time_in_millis() - margin) / 1000)
+    deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
 
     report = export_batch(messages, plan, writer, rejects, deadline, ledger)
 
