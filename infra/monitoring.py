@@ -12,8 +12,8 @@ from infra.exporter import Exporter
 
 _PERIOD = Duration.minutes(1)
 _DASHBOARD_RANGE = "-PT6H"
-# What became of the events a batch received (EventsReceived, EventsExported, ...).
-_OUTCOMES = ("Received", "Exported", "Filtered", "Rejected", "Failed")
+# What became of the events a batch received: the function's EMF metrics Events<outcome>.
+_OUTCOMES = ("Received", "Exported", "Filtered", "WithoutConsent", "Duplicate", "Rejected", "Failed")
 
 
 class Monitoring(Construct):
@@ -89,16 +89,7 @@ class Monitoring(Construct):
                 [
                     cloudwatch.GraphWidget(
                         title="Events",
-                        left=[
-                            exported(name)
-                            for name in (
-                                "EventsReceived",
-                                "EventsExported",
-                                "EventsFiltered",
-                                "EventsRejected",
-                                "EventsFailed",
-                            )
-                        ],
+                        left=[exported(f"Events{outcome}") for outcome in _OUTCOMES],
                         width=12,
                     ),
                     cloudwatch.GraphWidget(

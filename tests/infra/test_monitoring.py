@@ -12,6 +12,8 @@ EMF_METRICS = (
     "EventsReceived",
     "EventsExported",
     "EventsFiltered",
+    "EventsWithoutConsent",
+    "EventsDuplicate",
     "EventsRejected",
     "EventsFailed",
     "PutRecordsCalls",
