@@ -27,7 +27,7 @@ from infra.constants import BACKFILL_HANDLER, role_path
 from infra.exporter import RETENTION_DAYS
 from infra.function import package_function
 from infra.nag import acknowledge
-from infra.permissions import acknowledge_list_streams, reach_stream
+from infra.permissions import acknowledge_list_streams, reach_stream, write_logs
 from infra.stream import ExportStream
 from kinesis_export.config import BackfillConfig, DestinationConfig, ExecutionRole
 
@@ -192,11 +192,7 @@ class Backfill(Construct):
                 "Backfill": iam.PolicyDocument(
                     statements=[
                         *reach_stream(config.credentials, stream.stream_arn, stream.encryption_key_arn),
-                        iam.PolicyStatement(
-                            sid="WriteLogs",
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[self.worker_log_group.log_group_arn],
-                        ),
+                        write_logs(self.worker_log_group),
                     ]
                 )
             },

@@ -17,7 +17,7 @@ from infra.constants import CHECK_HANDLER, CHECK_MEMORY_MB, CHECK_TIMEOUT, CONFI
 from infra.exporter import RETENTION_DAYS
 from infra.function import package_function
 from infra.nag import acknowledge
-from infra.permissions import acknowledge_list_streams, list_streams, reach_credentials
+from infra.permissions import acknowledge_list_streams, list_streams, reach_credentials, write_logs
 from infra.stream import ExportStream
 from kinesis_export.config import DestinationConfig, ExecutionRole
 
@@ -61,11 +61,7 @@ class ConnectionCheck(Construct):
         self.log_group = logs.LogGroup(self, "LogGroup", retention=retention)
         statements = [
             list_streams() if isinstance(credentials, ExecutionRole) else reach_credentials(credentials),
-            iam.PolicyStatement(
-                sid="WriteLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            ),
+            write_logs(self.log_group),
         ]
         self.role = iam.Role(
             self,
@@ -114,17 +110,7 @@ class ConnectionCheck(Construct):
             "ProviderRole",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"Kinesis export {config.name}: relay the connection check to CloudFormation",
-            inline_policies={
-                "Logs": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            sid="WriteLogs",
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[self.provider_log_group.log_group_arn],
-                        )
-                    ]
-                )
-            },
+            inline_policies={"Logs": iam.PolicyDocument(statements=[write_logs(self.provider_log_group)])},
         )
         provider = cr.Provider(
             self,

@@ -18,7 +18,7 @@ from constructs import Construct
 from infra.constants import HANDLER, PARKED_MESSAGE_RETENTION, role_path
 from infra.function import package_function
 from infra.nag import acknowledge
-from infra.permissions import acknowledge_list_streams, reach_stream
+from infra.permissions import acknowledge_list_streams, reach_stream, write_logs
 from infra.stream import ExportStream
 from kinesis_export.config import Credentials, DestinationConfig, ExecutionRole
 
@@ -213,13 +213,7 @@ class Exporter(Construct):
                 actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
                 resources=[self.ingest_queue.queue_arn],
             ),
-            # The log group exists before the function, so creating it is not needed. Its ARN ends in
-            # ":*", which covers its log streams.
-            iam.PolicyStatement(
-                sid="WriteLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            ),
+            write_logs(self.log_group),
         ]
         if idempotency_table is not None:
             # What Powertools' DynamoDB persistence layer calls: a conditional PutItem to claim an

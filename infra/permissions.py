@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 
 from infra.nag import acknowledge
 from kinesis_export.config import AccessKey, AssumeRole, Credentials, ExecutionRole
@@ -15,6 +16,14 @@ LIST_STREAMS_REASON = (
     "kinesis:ListStreams has no resource-level permissions, so IAM accepts only Resource '*' for it. "
     "Every other statement names its exact resource, and no action is a wildcard."
 )
+
+
+def write_logs(log_group: logs.ILogGroup) -> iam.PolicyStatement:
+    """A function's logging: its log group exists before it, so no CreateLogGroup; the group's ARN
+    ends in ":*", which covers its log streams."""
+    return iam.PolicyStatement(
+        sid="WriteLogs", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+    )
 
 
 def list_streams() -> iam.PolicyStatement:
