@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 from typing_extensions import TypedDict
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+_RFC3339 = re.compile(RFC3339)
 _CANONICAL_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _TIME_REASON = "must be an RFC 3339 date-time with an offset, such as 2020-05-25T21:24:39Z"
 
@@ -66,12 +67,14 @@ _ENVELOPE = TypeAdapter(Envelope)
 
 def utc_timestamp(value: str) -> str:
     """An RFC 3339 time, normalised to UTC with second precision: 2020-05-25T21:24:39Z."""
-    if not isinstance(value, str) or not re.match(RFC3339, value):
+    if not isinstance(value, str):
         raise ValueError(_TIME_REASON)
     if _CANONICAL_UTC.fullmatch(value):
         # Already in the record's form (the common case): only check that it is a real time.
         datetime.fromisoformat(value[:-1])
         return value
+    if not _RFC3339.match(value):
+        raise ValueError(_TIME_REASON)
     parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

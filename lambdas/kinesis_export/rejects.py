@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,9 +30,17 @@ class Rejection:
 
 
 class RejectsQueue:
-    def __init__(self, client: SQSClient, queue_url: str) -> None:
-        self._client = client
+    """Takes an SQS client, or a function that makes one on first use: most batches hold no
+    reject, and a client that is never needed costs the cold start its service model."""
+
+    def __init__(self, client: SQSClient | Callable[[], SQSClient], queue_url: str) -> None:
+        self._client_or_factory = client
         self._queue_url = queue_url
+
+    @cached_property
+    def _client(self) -> SQSClient:
+        given = self._client_or_factory
+        return given() if callable(given) else given
 
     def send(self, rejections: Sequence[Rejection]) -> set[str]:
         """Park rejections; returns the message ids that could not be parked (to be retried, not lost)."""

@@ -13,7 +13,6 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import SQSEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
@@ -35,7 +34,7 @@ writer = stream_writer(config, settings)
 plan = RecordPlan(config)
 rejects = (
     RejectsQueue(
-        boto3.client("sqs", region_name=settings.region, config=Config(connect_timeout=2, read_timeout=5)),
+        lambda: boto3.client("sqs", region_name=settings.region, config=Config(connect_timeout=2, read_timeout=5)),
         settings.rejects_queue_url,
     )
     if settings.rejects_queue_url
@@ -52,10 +51,9 @@ if config.idempotency is not None:
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
 @metrics.log_metrics
-@event_source(data_class=SQSEvent)
-def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Answers with an SQS partial batch response: only unfinished messages come back."""
-    messages = [Message(record.message_id, record.body) for record in event.records]
+    messages = [Message(record["messageId"], record["body"]) for record in event["Records"]]
     deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
 
     report = export_batch(messages, plan, writer, rejects, deadline, ledger)
