@@ -103,12 +103,12 @@ def backfill(
     from botocore.exceptions import ClientError
 
     from .backfill import Backfill, BackfillStopped, ProgressBar, RateLimit, open_lines, stream_capacity
-    from .credentials import kinesis_client
+    from .credentials import kinesis_client, stream_writer
     from .records import RecordPlan
-    from .writer import KinesisWriter
 
     config = load_config(config_path)
-    kinesis = kinesis_client(config, boto3.Session().region_name)
+    region = boto3.Session().region_name
+    kinesis = kinesis_client(config, region)
     if records is None or size is None:
         try:
             capacity = stream_capacity(kinesis, config.stream.name)
@@ -123,7 +123,7 @@ def backfill(
     bar = None if quiet else ProgressBar()
     run = Backfill(
         RecordPlan(config),
-        KinesisWriter(kinesis, config.stream.name),
+        stream_writer(config, region),
         RateLimit(records, size),
         checkpoint,
         report=bar or (lambda progress, fraction: None),

@@ -26,7 +26,8 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 
-from .config import AccessKey, AssumeRole, DestinationConfig, Settings
+from .config import AccessKey, AssumeRole, DestinationConfig
+from .putrecords import PutRecordsClient
 from .writer import KinesisWriter
 
 # botocore refreshes credentials once fewer than 15 minutes of their life remain; a life of 20
@@ -52,30 +53,40 @@ class _Fixed(CredentialProvider):
         return self._credentials
 
 
-def kinesis_client(config: DestinationConfig, region: str | None, connections: int = 10) -> Any:
-    """The writer's Kinesis client: the destination's credentials, the stream's region.
+# Short timeouts, and no retries inside botocore: the writer retries itself, per entry, within
+# the invocation's deadline. DEADLINE_MARGIN_MS (5 s) covers one call started just before the
+# margin: 2 s to connect, 3 s to answer.
+CONNECT_TIMEOUT = 2
+READ_TIMEOUT = 3
 
-    Short timeouts, and no retries inside botocore: the writer retries itself, per entry,
-    within the invocation's deadline. DEADLINE_MARGIN_MS (5 s) covers one call started just
-    before the margin: 2 s to connect, 3 s to answer. No parameter validation: every request
-    is built by this package from typed values, and checking 500 entries a call against the
-    service model would cost about a sixth of the SDK's CPU per record.
-    """
+
+def kinesis_client(
+    config: DestinationConfig, region: str | None, connections: int = 10, session: boto3.Session | None = None
+) -> Any:
+    """A Kinesis client with the destination's credentials, in the stream's region."""
     client_config = Config(
-        connect_timeout=2,
-        read_timeout=3,
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
         retries={"total_max_attempts": 1},
         max_pool_connections=connections,
-        parameter_validation=False,
     )
-    return session_for(config).client("kinesis", region_name=config.stream.region or region, config=client_config)
+    session = session or session_for(config)
+    return session.client("kinesis", region_name=config.stream.region or region, config=client_config)
 
 
-def stream_writer(config: DestinationConfig, settings: Settings) -> KinesisWriter:
-    """The function's writer: once per container, with the destination's credentials and the stream's region."""
-    connections = max(10, settings.writer_concurrency)
-    client = kinesis_client(config, settings.region, connections=connections)
-    return KinesisWriter(client, config.stream.name, concurrency=settings.writer_concurrency)
+def stream_writer(config: DestinationConfig, region: str | None, concurrency: int = 4) -> KinesisWriter:
+    """A writer to the destination's stream, with its credentials; made once per container."""
+    connections = max(10, concurrency)
+    session = session_for(config)
+    client = kinesis_client(config, region, connections, session)
+    sender = PutRecordsClient(
+        client,
+        session.get_credentials(),
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        connections=connections,
+    )
+    return KinesisWriter(sender, config.stream.name, concurrency=concurrency)
 
 
 def session_for(config: DestinationConfig) -> boto3.Session:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
@@ -23,7 +23,6 @@ from .batching import batches
 from .records import Record
 
 if TYPE_CHECKING:
-    from mypy_boto3_kinesis import KinesisClient
     from mypy_boto3_kinesis.type_defs import PutRecordsRequestEntryTypeDef
 
 # PutRecords limits: 500 entries and 5 MiB (data plus partition keys) per call.
@@ -45,6 +44,17 @@ RETRYABLE_CALL_ERRORS = frozenset(
         "RequestTimeoutException",
     }
 )
+
+
+class PutRecordsAPI(Protocol):
+    """What the writer needs of a client: PutRecordsClient, a boto3 Kinesis client, or a test's fake."""
+
+    def put_records(
+        self,
+        *,
+        StreamName: str,
+        Records: Sequence[PutRecordsRequestEntryTypeDef],
+    ) -> Mapping[str, Any]: ...
 
 
 @dataclass
@@ -91,7 +101,7 @@ class KinesisWriter:
 
     def __init__(
         self,
-        client: KinesisClient,
+        client: PutRecordsAPI,
         stream_name: str,
         *,
         concurrency: int = 4,

@@ -30,7 +30,7 @@ config = load_config(settings.destination_config_file)
 logger = Logger(service=config.name)
 metrics = Metrics(namespace=settings.metrics_namespace, service=config.name)
 
-writer = stream_writer(config, settings)
+writer = stream_writer(config, settings.region, settings.writer_concurrency)
 plan = RecordPlan(config)
 rejects = (
     RejectsQueue(

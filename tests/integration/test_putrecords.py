@@ -1,0 +1,121 @@
+"""PutRecordsClient against boto3's own client: the same answers and errors, through moto's server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError, NoCredentialsError
+
+from kinesis_export.local import LOCAL_CREDENTIALS
+from kinesis_export.putrecords import PutRecordsClient
+from tests.faultproxy import CallFault, FaultProxy
+
+REGION = "us-east-1"
+
+
+def sender_for(endpoint: str, credentials: Any = "session") -> PutRecordsClient:
+    session = boto3.Session(
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=REGION,
+    )
+    client = session.client("kinesis", endpoint_url=endpoint)
+    return PutRecordsClient(
+        client,
+        session.get_credentials() if credentials == "session" else credentials,
+        connect_timeout=2,
+        read_timeout=3,
+        connections=4,
+    )
+
+
+@pytest.fixture
+def kinesis(moto_endpoint: str) -> Any:
+    return boto3.client(
+        "kinesis",
+        endpoint_url=moto_endpoint,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+@pytest.fixture
+def stream(kinesis: Any) -> Iterator[str]:
+    name = f"putrecords-{uuid.uuid4().hex[:8]}"
+    kinesis.create_stream(StreamName=name, ShardCount=1)
+    yield name
+    kinesis.delete_stream(StreamName=name)
+
+
+def test_records_reach_the_stream_byte_for_byte_with_boto3s_answer_shape(
+    moto_endpoint: str, kinesis: Any, stream: str
+) -> None:
+    # given binary, UTF-8 and text data
+    data = [b"\x00\xff binary", "caf\u00e9 ünïcode".encode(), '{"json": true}']
+
+    # when
+    answer = sender_for(moto_endpoint).put_records(
+        StreamName=stream, Records=[{"Data": d, "PartitionKey": f"key-{n}"} for n, d in enumerate(data)]
+    )
+
+    # then
+    assert answer["FailedRecordCount"] == 0
+    assert [set(entry) for entry in answer["Records"]] == [{"SequenceNumber", "ShardId"}] * 3
+    shard = kinesis.describe_stream(StreamName=stream)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert [(r["PartitionKey"], r["Data"]) for r in records] == [
+        ("key-0", data[0]),
+        ("key-1", data[1]),
+        ("key-2", data[2].encode()),  # type: ignore[union-attr]
+    ]
+
+
+def test_a_missing_stream_raises_the_same_client_error_as_boto3(moto_endpoint: str, kinesis: Any) -> None:
+    entries = [{"Data": b"x", "PartitionKey": "k"}]
+    with pytest.raises(ClientError) as expected:
+        kinesis.put_records(StreamName="no-such-stream", Records=entries)
+
+    with pytest.raises(ClientError) as raised:
+        sender_for(moto_endpoint).put_records(StreamName="no-such-stream", Records=entries)
+
+    assert raised.value.response["Error"]["Code"] == expected.value.response["Error"]["Code"]
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "no-such-stream" in raised.value.response["Error"]["Message"]
+
+
+def test_a_server_error_without_a_json_body_is_a_client_error_with_its_status(moto_endpoint: str, stream: str) -> None:
+    proxy = FaultProxy(moto_endpoint, fault=lambda call, entries: CallFault(503, "")).start()
+    try:
+        with pytest.raises(ClientError) as raised:
+            sender_for(proxy.url).put_records(StreamName=stream, Records=[{"Data": b"x", "PartitionKey": "k"}])
+    finally:
+        proxy.stop()
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    assert raised.value.response["Error"]["Code"] == "503"  # no code in the answer: its status stands in
+
+
+def test_requests_are_signed_with_the_given_credentials(moto_endpoint: str, stream: str) -> None:
+    proxy = FaultProxy(moto_endpoint).start()
+    try:
+        sender_for(proxy.url).put_records(StreamName=stream, Records=[{"Data": b"x", "PartitionKey": "k"}])
+    finally:
+        proxy.stop()
+    (action, signer, body) = proxy.requests[-1]
+    assert (action, signer) == ("PutRecords", LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"])
+    assert base64.b64decode(json.loads(body)["Records"][0]["Data"]) == b"x"
+
+
+def test_without_credentials_nothing_is_sent(moto_endpoint: str, stream: str) -> None:
+    with pytest.raises(NoCredentialsError):
+        sender_for(moto_endpoint, credentials=None).put_records(
+            StreamName=stream, Records=[{"Data": b"x", "PartitionKey": "k"}]
+        )
