@@ -40,7 +40,7 @@ class ConfigError(ValueError):
 
 class _Model(BaseModel):
     # Unknown fields are errors: a typo ("partitonKey") must not silently fall back to a default.
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class StreamConfig(_Model):

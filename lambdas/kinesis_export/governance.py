@@ -29,7 +29,7 @@ Label = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")]
 class Policy(BaseModel):
     """These marketing actions may not use data carrying any of these labels."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     id: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
     name: Annotated[str, Field(min_length=1)]
@@ -41,7 +41,7 @@ class Policy(BaseModel):
 class Catalogue(BaseModel):
     """The marketing actions a destination may name (with what they mean), and the policies."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     marketing_actions: dict[str, str] = Field(alias="marketingActions")
     policies: list[Policy]

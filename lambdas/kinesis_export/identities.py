@@ -16,7 +16,7 @@ def sha256(value: str) -> str:
     namespace without their hashes being hashed twice.
     """
     normalized = value.strip().lower()
-    if _SHA256_HEX.fullmatch(normalized):
+    if len(normalized) == 64 and _SHA256_HEX.fullmatch(normalized):
         return normalized
     return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 

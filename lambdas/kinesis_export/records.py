@@ -8,6 +8,7 @@ Rust encoder: compact, UTF-8, keys in insertion order).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,7 @@ class RecordPlan:
             (identity.namespace.lower(), identity.exported_key, TRANSFORMS.get(identity.transform or ""))
             for identity in config.identities
         ]
-        self._attribute_paths = [tuple(attribute.path.split(".")) for attribute in config.attributes]
+        self._attributes = _path_tree(attribute.path for attribute in config.attributes)
         self._consent_path = tuple(config.consent_path.split(".")) if config.consent_path else None
         self._key_by_event_id = config.partition_key == "eventId"
 
@@ -69,11 +70,13 @@ class RecordPlan:
         for segment_id, membership in event["segmentMembership"]["ups"].items():
             extra = self._segments.get(segment_id)
             if extra is not None:
-                ups[segment_id] = {
+                entry = {
                     "lastQualificationTime": _qualification_time(segment_id, membership["lastQualificationTime"]),
                     "status": membership["status"],
-                    **extra,
                 }
+                if extra:
+                    entry.update(extra)
+                ups[segment_id] = entry
         if not ups:
             return NO_MAPPED_SEGMENT
 
@@ -99,7 +102,7 @@ class RecordPlan:
         if first_id is None:
             return NO_MAPPED_IDENTITY
 
-        record: dict[str, Any] = self._attributes(attributes) if attributes else {}
+        record: dict[str, Any] = _pick(attributes, self._attributes) if attributes else {}
         record["segmentMembership"] = {"ups": ups}
         record["identityMap"] = identity_map
 
@@ -115,18 +118,6 @@ class RecordPlan:
             )
         return result
 
-    def _attributes(self, attributes: dict[str, Any]) -> dict[str, Any]:
-        """Each configured path present in the event, at the same path in the record."""
-        out: dict[str, Any] = {}
-        for path in self._attribute_paths:
-            value = _lookup(attributes, path)
-            if value is not _ABSENT:
-                target = out
-                for part in path[:-1]:
-                    target = target.setdefault(part, {})
-                target[path[-1]] = value
-        return out
-
 
 _ABSENT = object()
 
@@ -139,6 +130,39 @@ def _lookup(attributes: dict[str, Any], path: tuple[str, ...]) -> Any:
             return _ABSENT
         value = value[part]
     return value
+
+
+# A tree of the configured attribute paths: each key maps to the subtree below it, or to None
+# where a path ends (and the whole value is exported).
+_Tree = dict[str, "_Tree | None"]
+
+
+def _path_tree(paths: Iterable[str]) -> _Tree:
+    tree: _Tree = {}
+    for path in paths:
+        *parents, leaf = path.split(".")
+        node: _Tree = tree
+        for part in parents:
+            child = node.setdefault(part, {})
+            if child is None:  # a shorter path already exports the whole value
+                break
+            node = child
+        else:
+            node[leaf] = None
+    return tree
+
+
+def _pick(source: dict[str, Any], tree: _Tree) -> dict[str, Any]:
+    """Each path of the tree present in source, at the same path (no empty objects left behind)."""
+    out: dict[str, Any] = {}
+    for key, subtree in tree.items():
+        if key in source:
+            value = source[key]
+            if subtree is None:
+                out[key] = value
+            elif isinstance(value, dict) and (picked := _pick(value, subtree)):
+                out[key] = picked
+    return out
 
 
 NO_CONSENT = Skip("no consent to share")
