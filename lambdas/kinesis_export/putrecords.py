@@ -16,6 +16,7 @@ import json
 import os
 from binascii import b2a_base64
 from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring_ascii as _json_string  # a str as a JSON string, quotes included
 from typing import TYPE_CHECKING, Any
 
 import botocore
@@ -62,8 +63,12 @@ class PutRecordsClient:
         """One call; Data is bytes (or text, sent as UTF-8), as boto3 takes it."""
         if self._credentials is None:
             raise NoCredentialsError()
-        entries = [{"Data": _base64(entry["Data"]), "PartitionKey": entry["PartitionKey"]} for entry in Records]
-        body = json.dumps({"StreamName": StreamName, "Records": entries}, separators=(",", ":"))
+        # The JSON text is put together from its parts: one pass, with no dictionary per entry.
+        entries = ",".join(
+            f'{{"Data":"{_base64(entry["Data"])}","PartitionKey":{_json_string(entry["PartitionKey"])}}}'
+            for entry in Records
+        )
+        body = f'{{"StreamName":{_json_string(StreamName)},"Records":[{entries}]}}'
         request = AWSRequest(
             method="POST",
             url=self._url,

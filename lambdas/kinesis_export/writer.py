@@ -124,6 +124,7 @@ class KinesisWriter:
         for index, record in enumerate(records):
             pending.setdefault(record.partition_key, deque()).append(index)
 
+        sizes = [record.size for record in records]
         failed_rounds = 0
         last_error = ""
         while pending:
@@ -131,12 +132,15 @@ class KinesisWriter:
                 self._give_up(pending, result, last_error)
                 break
             heads = [queue[0] for queue in pending.values()]
-            outcomes = self._send_round(records, heads, result)
+            outcomes = self._send_round(records, sizes, heads, result)
             retry = False
             for index, outcome in outcomes.items():
                 key = records[index].partition_key
                 if outcome is None:
-                    pending[key].popleft()
+                    queue = pending[key]
+                    queue.popleft()
+                    if not queue:
+                        del pending[key]
                 elif isinstance(outcome, _Retry):
                     retry = True
                     last_error = outcome.reason
@@ -149,8 +153,6 @@ class KinesisWriter:
                             if later == index
                             else f"an earlier record of its partition key failed: {outcome.reason}"
                         )
-                if key in pending and not pending[key]:
-                    del pending[key]
             if not retry:
                 failed_rounds = 0
                 continue
@@ -173,8 +175,10 @@ class KinesisWriter:
                 result.failed[index] = reason
         pending.clear()
 
-    def _send_round(self, records: Sequence[Record], heads: list[int], result: WriteResult) -> dict[int, _Outcome]:
-        chunks = list(batches(heads, lambda i: records[i].size, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL))
+    def _send_round(
+        self, records: Sequence[Record], sizes: list[int], heads: list[int], result: WriteResult
+    ) -> dict[int, _Outcome]:
+        chunks = list(batches(heads, sizes.__getitem__, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL))
         result.calls += len(chunks)
         if len(chunks) == 1 or self._concurrency == 1:
             per_chunk = [self._put(records, chunk) for chunk in chunks]

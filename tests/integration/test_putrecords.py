@@ -57,12 +57,13 @@ def stream(kinesis: Any) -> Iterator[str]:
 def test_records_reach_the_stream_byte_for_byte_with_boto3s_answer_shape(
     moto_endpoint: str, kinesis: Any, stream: str
 ) -> None:
-    # given binary, UTF-8 and text data
+    # given binary, UTF-8 and text data, and keys that JSON must escape
     data = [b"\x00\xff binary", "caf\u00e9 ünïcode".encode(), '{"json": true}']
+    keys = ["key-0", 'clé "1"', "back\\slash\n2"]
 
     # when
     answer = sender_for(moto_endpoint).put_records(
-        StreamName=stream, Records=[{"Data": d, "PartitionKey": f"key-{n}"} for n, d in enumerate(data)]
+        StreamName=stream, Records=[{"Data": d, "PartitionKey": k} for k, d in zip(keys, data, strict=True)]
     )
 
     # then
@@ -72,9 +73,9 @@ def test_records_reach_the_stream_byte_for_byte_with_boto3s_answer_shape(
     iterator = kinesis.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
     assert [(r["PartitionKey"], r["Data"]) for r in records] == [
-        ("key-0", data[0]),
-        ("key-1", data[1]),
-        ("key-2", data[2].encode()),  # type: ignore[union-attr]
+        (keys[0], data[0]),
+        (keys[1], data[1]),
+        (keys[2], data[2].encode()),  # type: ignore[union-attr]
     ]
 
 

@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from kinesis_export import runtime
 from kinesis_export.backfill import export_items
 from kinesis_export.config import Settings, load_config
 from kinesis_export.credentials import stream_writer
@@ -26,12 +27,15 @@ metrics = Metrics(namespace=settings.metrics_namespace, service=config.name)
 writer = stream_writer(config, settings.region, settings.writer_concurrency)
 plan = RecordPlan(config)
 
+runtime.started()
+
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
-    result = export_items(event["Items"], plan, writer, deadline)
+    with runtime.collector_paused():
+        result = export_items(event["Items"], plan, writer, deadline)
     metrics.add_metric(name="BackfillExported", unit=MetricUnit.Count, value=result["exported"])
     metrics.add_metric(name="BackfillRejected", unit=MetricUnit.Count, value=len(result["rejected"]))
     logger.info("backfill batch exported", extra={"exported": result["exported"], "rejected": len(result["rejected"])})

@@ -16,6 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from kinesis_export import runtime
 from kinesis_export.config import ConfigError, Settings, load_config
 from kinesis_export.credentials import stream_writer
 from kinesis_export.idempotency import dynamodb_ledger
@@ -48,6 +49,8 @@ if config.idempotency is not None:
         settings.idempotency_table_name, config.idempotency.ttl_seconds, key_prefix=config.name, region=settings.region
     )
 
+runtime.started()
+
 
 @logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
 @metrics.log_metrics
@@ -56,7 +59,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     messages = [Message(record["messageId"], record["body"]) for record in event["Records"]]
     deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
 
-    report = export_batch(messages, plan, writer, rejects, deadline, ledger)
+    with runtime.collector_paused():
+        report = export_batch(messages, plan, writer, rejects, deadline, ledger)
 
     for name, value in (
         ("EventsReceived", report.received),
