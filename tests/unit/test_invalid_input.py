@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kinesis_export.events import InvalidInput, parse_event
+from kinesis_export.events import InvalidInput, parse_element, parse_event
 from kinesis_export.pipeline import Message, export_batch
 from kinesis_export.records import Record, RecordPlan, Skip
 from kinesis_export.writer import Deadline, KinesisWriter
@@ -94,3 +94,39 @@ def test_any_event_shaped_json_is_exported_skipped_or_rejected(example_config, e
         assert error.code in ("INVALID_EVENT", "RECORD_TOO_LARGE")
     else:
         assert isinstance(built, Record | Skip)
+
+
+event_shaped = st.builds(
+    lambda event_id, identity_map, ups, attributes: {
+        "eventId": event_id,
+        "identityMap": identity_map,
+        "segmentMembership": {"ups": ups},
+        "attributes": attributes,
+    },
+    json_values,
+    json_values | st.dictionaries(st.sampled_from(["ECID", "email"]), json_values, max_size=2),
+    json_values | st.dictionaries(st.sampled_from([HIGH_PROPENSITY, "other"]), json_values, max_size=2),
+    json_values,
+)
+elements = json_values | event_shaped | event_shaped.map(lambda event: {"detail-type": "Segment", "detail": event})
+
+
+@settings(max_examples=300, deadline=None)
+@given(elements)
+def test_an_array_element_is_judged_as_its_own_text_would_be(element):
+    def judged(parse, given):
+        """The event, or the reject's code and reason."""
+        try:
+            return parse(given)
+        except InvalidInput as error:
+            return error.code, error.reason
+
+    # given an element: when it is judged decoded, as in an array, and as a whole body's text
+    as_element = judged(parse_element, element)
+    as_body = judged(parse_event, json.dumps(element))
+
+    # then both give the same event, or the same reject (one that is no object is worded for where it was)
+    if isinstance(element, dict):
+        assert as_element == as_body
+    else:
+        assert as_element[0] == as_body[0] == "INVALID_EVENT"
