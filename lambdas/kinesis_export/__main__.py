@@ -70,7 +70,8 @@ def demo(config_path: Path, events_dir: Path, verbose: bool) -> int:
             print("\nfunction output (Powertools logs and EMF metrics):")
             print(function_output.getvalue())
         print(
-            f"\n{delivered} messages in one Lambda batch: {summary.get('exported', 0)} exported, "
+            f"\n{delivered} messages ({summary.get('received', 0)} events) in one Lambda batch: "
+            f"{summary.get('exported', 0)} exported, "
             f"{summary.get('filtered', 0)} filtered (no mapped segment or identity), {len(rejected)} rejected, "
             f"{len(failed)} failed; {len(records)} records on the stream, "
             f"in {summary.get('put_records_calls', 0)} PutRecords call(s)"

@@ -1,8 +1,10 @@
 """The input contract (v1): an SQS message body becomes a validated segment event.
 
-A body is one event, bare or wrapped in an EventBridge envelope (its `detail` is the event).
-The contract is checked by pydantic straight from the JSON text, in its Rust core, into plain
-dictionaries: this runs once per event, so it must cost little more than parsing the JSON.
+A body is one event, bare or wrapped in an EventBridge envelope (its `detail` is the event), or
+a JSON array of such events. The contract is checked by pydantic straight from the JSON text, in
+its Rust core, into plain dictionaries: this runs once per event, so it must cost little more
+than parsing the JSON. An array is parsed once into plain values, then each element is checked
+on its own, so that one bad element rejects only itself.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired, TypeVar
 
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 from typing_extensions import TypedDict
 
+T = TypeVar("T")
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 _RFC3339 = re.compile(RFC3339)
 _CANONICAL_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
@@ -63,6 +66,8 @@ class Envelope(TypedDict):
 
 _EVENT = TypeAdapter(SegmentEvent)
 _ENVELOPE = TypeAdapter(Envelope)
+_ARRAY = TypeAdapter(list[Any])
+_JSON_WHITESPACE = " \t\n\r"
 
 
 def utc_timestamp(value: str) -> str:
@@ -79,6 +84,11 @@ def utc_timestamp(value: str) -> str:
     return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# An array's elements are checked as decoded values, for which pydantic words a few errors the Python
+# way ("a valid dictionary"); producers send JSON, so its wording is used whichever way was checked.
+_JSON_WORDING = {"dict_type": "Input should be an object", "list_type": "Input should be a valid array"}
+
+
 def _describe(error: ErrorDetails) -> str:
     path = ".".join(str(part) for part in error["loc"])
     kind = error["type"]
@@ -87,7 +97,7 @@ def _describe(error: ErrorDetails) -> str:
     elif kind == "string_pattern_mismatch":
         reason = _TIME_REASON
     else:
-        reason = error["msg"]
+        reason = _JSON_WORDING.get(kind, error["msg"])
     return f"{path}: {reason}" if path else reason
 
 
@@ -110,7 +120,40 @@ def parse_event(body: str | bytes | dict[str, Any]) -> SegmentEvent:
     return _checked(event)
 
 
-def _validate(validator: Callable[[Any], SegmentEvent], data: Any) -> SegmentEvent:
+def is_array(body: str | bytes) -> bool:
+    """Whether a body holds a JSON array, told by its first character that is not JSON whitespace."""
+    if isinstance(body, bytes):
+        return body.lstrip(_JSON_WHITESPACE.encode())[:1] == b"["
+    return body.lstrip(_JSON_WHITESPACE)[:1] == "["
+
+
+def parse_array(body: str | bytes) -> list[Any]:
+    """A body holding a JSON array, as its decoded elements (each for `parse_element`), or InvalidInput.
+
+    The whole body is parsed once; only an unreadable or empty array rejects the body as a whole.
+    """
+    try:
+        elements = _ARRAY.validate_json(body)
+    except ValidationError as error:
+        raise _invalid(error.errors(include_url=False, include_input=False)) from None
+    if not elements:
+        raise InvalidInput("INVALID_EVENT", "body is an empty array: nothing to export")
+    return elements
+
+
+def parse_element(element: Any) -> SegmentEvent:
+    """One decoded element of an array body: an event, bare or in an EventBridge envelope, or InvalidInput."""
+    if isinstance(element, dict):
+        # As for a whole body: an envelope has a detail-type and a detail; anything else is read as a bare event.
+        if "detail-type" in element and "detail" in element:
+            return _checked(_validate(_ENVELOPE.validate_python, element)["detail"])
+        return _checked(_validate(_EVENT.validate_python, element))
+    if isinstance(element, list):
+        raise InvalidInput("INVALID_EVENT", "must be an event, not an array: arrays do not nest")
+    raise InvalidInput("INVALID_EVENT", "must be a JSON object (an event, or an EventBridge envelope)")
+
+
+def _validate(validator: Callable[[Any], T], data: Any) -> T:
     try:
         return validator(data)
     except ValidationError as error:

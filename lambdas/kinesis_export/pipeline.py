@@ -1,4 +1,11 @@
-"""One SQS batch through the export path: parse, build records, write, park rejects, report."""
+"""One SQS batch through the export path: parse, build records, write, park rejects, report.
+
+A message body is one event, or a JSON array of events. Each element of an array is an event of
+its own, in the array's order; its source is (message id, index). A message is acknowledged only
+when every one of its events is written, filtered or parked as a reject: otherwise the whole
+message is reported failed, and SQS delivers all of it again (its other events are written again:
+at least once, never lost).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .events import InvalidInput, parse_event
+from .events import InvalidInput, SegmentEvent, is_array, parse_array, parse_element, parse_event
 from .records import NO_CONSENT, Record, RecordPlan, Skip
-from .rejects import Rejection, RejectsQueue
+from .rejects import Rejection, RejectsQueue, element_body
 from .writer import Deadline, KinesisWriter
 
 if TYPE_CHECKING:
@@ -23,17 +30,22 @@ class Message:
 
 @dataclass
 class BatchReport:
-    """Counts for metrics, and the messages to report as failed (retried by SQS, never dropped)."""
+    """Counts for metrics, and the messages to report as failed (retried by SQS, never dropped).
 
-    received: int = 0
-    exported: int = 0
+    The counts are of events: each element of a message holding a JSON array counts (a body that
+    cannot be read as events at all, not JSON or an empty array, counts as one). `failed` is of
+    messages: a message fails whole when any of its events is not done, whatever else was done.
+    """
+
+    received: int = 0  # events in the batch
+    exported: int = 0  # events written in this invocation (those of a failed message included)
     filtered: int = 0
     without_consent: int = 0  # of the filtered: the profile's consent to share is "n"
-    rejected: int = 0
+    rejected: int = 0  # invalid events parked in the rejects queue
     duplicates: int = 0  # with idempotency: already written (or being written), so not written again
     idempotency_errors: int = 0  # idempotency table updates that failed after the write (not failures)
     failed_message_ids: list[str] = field(default_factory=list)  # in the batch's order
-    failures: dict[str, str] = field(default_factory=dict)  # message id -> reason
+    failures: dict[str, str] = field(default_factory=dict)  # message id -> reason (its first event's that failed)
     rejections: list[Rejection] = field(default_factory=list)
     put_records_calls: int = 0
     put_records_retries: int = 0
@@ -45,34 +57,77 @@ class BatchReport:
 
 @dataclass
 class Prepared:
-    """A batch's events built: the records (with where each came from), the skips, the rejects."""
+    """A batch's events built: the records (with where each came from), the skips, the rejects.
+
+    An event's source is the one its body came with (a message id, a line number, an item index)
+    or, for an element of a body holding a JSON array, (that source, the element's index).
+    """
 
     records: list[Record] = field(default_factory=list)
-    sources: list[Any] = field(default_factory=list)  # a message id, a line number, an item index
+    sources: list[Any] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)  # each record's event's eventId
     filtered: int = 0
     without_consent: int = 0
     rejected: list[tuple[Any, InvalidInput]] = field(default_factory=list)
+    rejected_elements: dict[tuple[Any, int], Any] = field(default_factory=dict)  # by source, as decoded
+
+    @property
+    def received(self) -> int:
+        """Events: one per body, or one per element of a body holding an array (an unreadable array is one)."""
+        return len(self.records) + self.filtered + len(self.rejected)
 
 
-def prepare(items: Iterable[tuple[Any, str | bytes | dict[str, Any]]], plan: RecordPlan) -> Prepared:
-    """Parse and build each (source, event) pair: a record, a skip, or a reject with its reason."""
+def prepare(
+    items: Iterable[tuple[Any, str | bytes | dict[str, Any]]], plan: RecordPlan, *, arrays: bool = False
+) -> Prepared:
+    """Parse and build each (source, event) pair: a record, a skip, or a reject with its reason.
+
+    With `arrays` (SQS message bodies), a body holding a JSON array is parsed once and each of its
+    elements is an event. Without (backfill lines and items), a body is one event and an array is
+    rejected, as any other body that is not a JSON object.
+    """
     prepared = Prepared()
     for source, event in items:
+        # An object body, the common case, is told by its first character before any call.
+        if arrays and isinstance(event, str) and event[:1] != "{" and is_array(event):
+            _prepare_elements(prepared, source, event, plan)
+            continue
         try:
             parsed = parse_event(event)
             built = plan.build(parsed)
         except InvalidInput as error:
             prepared.rejected.append((source, error))
             continue
-        if isinstance(built, Skip):
-            prepared.filtered += 1
-            prepared.without_consent += built is NO_CONSENT
-        else:
-            prepared.records.append(built)
-            prepared.sources.append(source)
-            prepared.event_ids.append(parsed["eventId"])
+        _keep(prepared, source, parsed, built)
     return prepared
+
+
+def _prepare_elements(prepared: Prepared, source: Any, body: str, plan: RecordPlan) -> None:
+    """The elements of a body holding a JSON array, in order; an invalid one is rejected alone, with its index."""
+    try:
+        elements = parse_array(body)
+    except InvalidInput as error:
+        prepared.rejected.append((source, error))
+        return
+    for index, element in enumerate(elements):
+        try:
+            parsed = parse_element(element)
+            built = plan.build(parsed)
+        except InvalidInput as error:
+            prepared.rejected.append(((source, index), InvalidInput(error.code, f"[{index}] {error.reason}")))
+            prepared.rejected_elements[source, index] = element
+            continue
+        _keep(prepared, (source, index), parsed, built)
+
+
+def _keep(prepared: Prepared, source: Any, event: SegmentEvent, built: Record | Skip) -> None:
+    if isinstance(built, Skip):
+        prepared.filtered += 1
+        prepared.without_consent += built is NO_CONSENT
+    else:
+        prepared.records.append(built)
+        prepared.sources.append(source)
+        prepared.event_ids.append(event["eventId"])
 
 
 def export_batch(
@@ -83,28 +138,32 @@ def export_batch(
     deadline: Deadline,
     ledger: EventLedger | None = None,
 ) -> BatchReport:
-    """Export a batch; a message is acknowledged only once written, filtered or parked as a reject
-    (or, with a ledger, found to be a duplicate of an event already written)."""
-    prepared = prepare(((m.message_id, m.body) for m in messages), plan)
+    """Export a batch; a message is acknowledged only once each of its events is written, filtered or
+    parked as a reject (or, with a ledger, found to be a duplicate of an event already written)."""
+    prepared = prepare(((m.message_id, m.body) for m in messages), plan, arrays=True)
     bodies = {m.message_id: m.body for m in messages}
     report = BatchReport(
-        received=len(messages),
+        received=prepared.received,
         filtered=prepared.filtered,
         without_consent=prepared.without_consent,
-        rejections=[Rejection(i, bodies[i], error.code, error.reason) for i, error in prepared.rejected],
     )
+    for source, error in prepared.rejected:
+        message_id, index = _origin(source)
+        body = bodies[message_id] if index is None else element_body(prepared.rejected_elements[source])
+        report.rejections.append(Rejection(message_id, body, error.code, error.reason, index))
 
-    # Park rejects first: it is quick, and leaves the writer all the time that remains.
+    # Park rejects first: it is quick, and leaves the writer all the time that remains. The valid
+    # events of a message failed here are written all the same: held back, they would let later
+    # records of their partition keys overtake them; the redelivery writes them again.
     if report.rejections:
         if rejects is None:
-            unparked = {rejection.message_id for rejection in report.rejections}
+            unparked = report.rejections
             why = "invalid input, and no rejects queue is configured (REJECTS_QUEUE_URL)"
         else:
             unparked = rejects.send(report.rejections)
             why = "invalid input, and the rejects queue did not take it"
-        for rejection in report.rejections:
-            if rejection.message_id in unparked:
-                report.failures[rejection.message_id] = f"{why}: {rejection.code}"
+        for rejection in unparked:
+            _fail(report, (rejection.message_id, rejection.index), f"{why}: {rejection.code}")
         report.rejected = len(report.rejections) - len(unparked)
 
     # Which records to write, by index in prepared.records: all of them, or those the ledger claimed.
@@ -113,15 +172,15 @@ def export_batch(
         claims = ledger.claim(prepared.event_ids, deadline)
         to_write = claims.claimed
         report.duplicates = len(claims.duplicates)
-        for index, reason in claims.failed.items():
-            report.failures[prepared.sources[index]] = reason
+        for record, reason in claims.failed.items():
+            _fail(report, _origin(prepared.sources[record]), reason)
 
     written = writer.write([prepared.records[i] for i in to_write], deadline)
     report.put_records_calls = written.calls
     report.put_records_retries = written.retried
     report.exported = len(to_write) - len(written.failed)
     for position, reason in written.failed.items():
-        report.failures[prepared.sources[to_write[position]]] = reason
+        _fail(report, _origin(prepared.sources[to_write[position]]), reason)
 
     if ledger is not None:
         ids = [prepared.event_ids[i] for i in to_write]
@@ -133,3 +192,14 @@ def export_batch(
     # Report failures in the batch's own order.
     report.failed_message_ids = [m.message_id for m in messages if m.message_id in report.failures]
     return report
+
+
+def _origin(source: Any) -> tuple[str, int | None]:
+    """The message id of an event's source, and its index in the message's array (None for a whole body)."""
+    return source if isinstance(source, tuple) else (source, None)
+
+
+def _fail(report: BatchReport, origin: tuple[str, int | None], reason: str) -> None:
+    """Report an event's message failed; the reason given is its first failed event's, with that event's index."""
+    message_id, index = origin
+    report.failures.setdefault(message_id, reason if index is None else f"[{index}] {reason}")

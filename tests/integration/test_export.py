@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -162,3 +162,61 @@ def test_a_key_whose_record_fails_keeps_its_later_records_back(start_pipeline, f
         if r.partition_key == "profile-0"
     ]
     assert times == sorted(times) and len(times) == 2
+
+
+def test_an_array_message_is_exported_element_by_element_in_order_with_its_invalid_element_parked(start_pipeline):
+    # given one message holding four events of one profile, the third of them invalid, the second in an envelope
+    pipeline = start_pipeline()
+    first, second, third, fourth = (json.loads(b) for b in numbered_events(profiles=1, per_profile=4))
+    invalid = {key: value for key, value in third.items() if key != "eventId"}
+    elements = [first, {"detail-type": "Segment Qualification", "source": "test", "detail": second}, invalid, fourth]
+    message_id = pipeline.sqs.send_message(QueueUrl=pipeline.ingest_url, MessageBody=json.dumps(elements))["MessageId"]
+
+    # when Lambda's poller delivers it
+    delivered, failed = poll_once(pipeline.sqs, pipeline.ingest_url, pipeline.handler)
+
+    # then it is acknowledged; its three valid events are on the stream in the array's order
+    assert (delivered, failed) == (1, [])
+    stream = read_stream(pipeline.kinesis, pipeline.stream_name)
+    assert [qualification_times(r.json()) for r in stream] == [
+        "2020-05-25T00:00:00Z",
+        "2020-05-25T00:01:00Z",
+        "2020-05-25T00:03:00Z",
+    ]
+    # and the invalid one is parked alone: its own JSON, the source message and its index beside it
+    [rejected] = receive_all(pipeline.sqs, pipeline.rejects_url)
+    assert json.loads(rejected["Body"]) == invalid
+    attributes = {name: value["StringValue"] for name, value in rejected["MessageAttributes"].items()}
+    assert attributes == {
+        "errorCode": "INVALID_EVENT",
+        "errorReason": "[2] eventId: required",
+        "sourceMessageId": message_id,
+        "sourceIndex": "2",
+    }
+
+
+def test_a_message_whose_element_fails_to_write_comes_back_whole_and_all_its_elements_reach_the_stream(
+    start_pipeline, fault_proxy
+):
+    # given the first PutRecords call refuses one profile's record: the second element of an array
+    def fault(call: int, entries: list[dict[str, Any]]):
+        if call == 1:
+            return EntryFaults(
+                {p: "InvalidArgumentException" for p, e in enumerate(entries) if e["PartitionKey"] == "b"}
+            )
+        return None
+
+    fault_proxy.fault = fault
+    pipeline = start_pipeline()
+    array = json.dumps([profile_event(key, event_id=f"evt-{key}") for key in ("a", "b", "c")])
+    array_id = pipeline.sqs.send_message(QueueUrl=pipeline.ingest_url, MessageBody=array)["MessageId"]
+    send(pipeline, [body(profile_event("d", event_id="evt-d"))])
+
+    # when Lambda's poller delivers the batch, then what it reported failed
+    failures = drain(pipeline)
+
+    # then the whole array message came back once, the other message not; after the redelivery every
+    # element is on the stream: the failed one once, its neighbours again (at least once)
+    assert failures == [[array_id], []]
+    written = Counter(r.partition_key for r in read_stream(pipeline.kinesis, pipeline.stream_name))
+    assert written == Counter({"a": 2, "b": 1, "c": 2, "d": 1})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import Counter
@@ -101,3 +102,20 @@ def test_a_written_event_is_remembered_for_the_configured_ttl_under_the_destinat
     assert item["status"] == {"S": "COMPLETED"}
     assert item["id"]["S"].startswith(f"{pipeline.module.config.name}#")
     assert 0 <= int(item["expiration"]["N"]) - (int(written_at) + 600) <= 5
+
+
+def test_a_redelivered_array_writes_only_its_elements_not_yet_written(idempotent_pipeline, fault_proxy):
+    # given an array message whose second element's record is refused by the first PutRecords call
+    pipeline = idempotent_pipeline()
+    fault_proxy.fault = lambda call, entries: EntryFaults({1: "AccessDeniedException"}) if call == 1 else None
+    array = json.dumps([profile_event(f"profile-{n}", event_id=f"evt-{n}") for n in range(3)])
+    pipeline.sqs.send_message(QueueUrl=pipeline.ingest_url, MessageBody=array)
+
+    # when Lambda's poller delivers it, then again as the message was reported failed
+    delivered, failed = poll_once(pipeline.sqs, pipeline.ingest_url, pipeline.handler)
+    assert (delivered, len(failed)) == (1, 1)
+    delivered, failed = poll_once(pipeline.sqs, pipeline.ingest_url, pipeline.handler)
+
+    # then the redelivery wrote only the failed element: its neighbours' eventIds were remembered
+    assert (delivered, failed) == (1, [])
+    assert event_ids_on(pipeline) == Counter({f"profile-{n}": 1 for n in range(3)})

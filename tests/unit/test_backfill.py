@@ -103,3 +103,33 @@ def test_distributed_map_batch_reports_bad_items_and_raises_when_records_are_not
     denied = FakeKinesis(lambda call, entries: {0: "AccessDeniedException"})
     with pytest.raises(BackfillStopped, match="1 of 3 records not written: AccessDeniedException"):
         export_items(items, RecordPlan(example_config), KinesisWriter(denied, "s"), Deadline.after(5))
+
+
+def test_a_line_holding_an_array_is_rejected_as_one_line_backfill_lines_are_one_event_each(tmp_path, example_config):
+    # given a file whose second line holds an array of events
+    lines = [json.dumps(profile_event("member-1")), json.dumps([profile_event("member-2"), profile_event("member-3")])]
+    kinesis = FakeKinesis()
+    run = Backfill(
+        RecordPlan(example_config), KinesisWriter(kinesis, "s"), RateLimit(10**6, 10**9), tmp_path / "m.checkpoint"
+    )
+
+    # when it is backfilled
+    progress = run.run("members.jsonl", io.BytesIO("\n".join(lines).encode()), lambda: 1.0)
+
+    # then the array line is one reject, as any line that is not a JSON object
+    assert (progress.exported, progress.rejected) == (1, 1)
+    assert [key for key, _ in kinesis.stream] == ["member-1"]
+    assert json.loads(run.rejects_file.read_text()) == {
+        "line": 2,
+        "code": "INVALID_EVENT",
+        "reason": "body must be a JSON object (an event, or an EventBridge envelope)",
+    }
+
+
+def test_a_distributed_map_item_holding_an_array_is_rejected_as_one_item(example_config):
+    items = [[profile_event("member-1")], profile_event("member-2")]
+
+    result = export_items(items, RecordPlan(example_config), KinesisWriter(FakeKinesis(), "s"), Deadline.after(5))
+
+    assert result["exported"] == 1
+    assert [(r["item"], r["code"]) for r in result["rejected"]] == [(0, "INVALID_EVENT")]

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kinesis_export.events import InvalidInput, parse_event
-from kinesis_export.pipeline import Message, export_batch
+from kinesis_export.events import InvalidInput, parse_element, parse_event
+from kinesis_export.pipeline import Message, export_batch, prepare
 from kinesis_export.records import Record, RecordPlan, Skip
 from kinesis_export.writer import Deadline, KinesisWriter
 from tests.fakes import FakeKinesis
@@ -94,3 +94,62 @@ def test_any_event_shaped_json_is_exported_skipped_or_rejected(example_config, e
         assert error.code in ("INVALID_EVENT", "RECORD_TOO_LARGE")
     else:
         assert isinstance(built, Record | Skip)
+
+
+event_shaped = st.builds(
+    lambda event_id, identity_map, ups, attributes: {
+        "eventId": event_id,
+        "identityMap": identity_map,
+        "segmentMembership": {"ups": ups},
+        "attributes": attributes,
+    },
+    json_values,
+    json_values | st.dictionaries(st.sampled_from(["ECID", "email"]), json_values, max_size=2),
+    json_values | st.dictionaries(st.sampled_from([HIGH_PROPENSITY, "other"]), json_values, max_size=2),
+    json_values,
+)
+elements = json_values | event_shaped | event_shaped.map(lambda event: {"detail-type": "Segment", "detail": event})
+
+
+@settings(max_examples=300, deadline=None)
+@given(elements)
+def test_an_array_element_is_judged_as_its_own_text_would_be(element):
+    def judged(parse, given):
+        """The event, or the reject's code and reason."""
+        try:
+            return parse(given)
+        except InvalidInput as error:
+            return error.code, error.reason
+
+    # given an element: when it is judged decoded, as in an array, and as a whole body's text
+    as_element = judged(parse_element, element)
+    as_body = judged(parse_event, json.dumps(element))
+
+    # then both give the same event, or the same reject (one that is no object is worded for where it was)
+    if isinstance(element, dict):
+        assert as_element == as_body
+    else:
+        assert as_element[0] == as_body[0] == "INVALID_EVENT"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(elements, max_size=5).map(json.dumps) | st.text(max_size=100).map(lambda text: "[" + text))
+def test_any_array_body_is_taken_element_by_element_or_rejected_whole(example_config, raw):
+    # given any body that starts as an array; when it is prepared as an SQS message body
+    prepared = prepare([("m", raw)], RecordPlan(example_config), arrays=True)
+
+    try:
+        count = len(json.loads(raw))
+    except ValueError:
+        count = 0
+    if count:
+        # then every element is accounted for once, by its index, and each reject names its index
+        indexes = [index for _, index in prepared.sources] + [index for (_, index), _ in prepared.rejected]
+        assert len(indexes) == len(set(indexes)) and len(indexes) + prepared.filtered == count == prepared.received
+        assert all(error.reason.startswith(f"[{index}] ") for (_, index), error in prepared.rejected)
+    else:
+        # or, not JSON or an empty array, the body is one reject
+        assert [(source, error.code) for source, error in prepared.rejected] in (
+            [("m", "INVALID_JSON")],
+            [("m", "INVALID_EVENT")],
+        )

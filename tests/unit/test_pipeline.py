@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kinesis_export.pipeline import Message, export_batch
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
@@ -76,3 +78,173 @@ def test_only_the_messages_whose_records_failed_are_reported(example_config):
 
     assert report.failed_message_ids == ["m1"]
     assert report.exported == 2
+
+
+# A message body may hold a JSON array of events: each element is an event of its own.
+
+
+def timed(ecid: str, event_id: str, minute: int) -> dict:
+    """An event of one profile whose qualification time tells it from the profile's others."""
+    event = profile_event(ecid, event_id=event_id)
+    for membership in event["segmentMembership"]["ups"].values():
+        membership["lastQualificationTime"] = f"2020-05-25T21:{minute:02d}:00Z"
+    return event
+
+
+def times_on(kinesis) -> list[str]:
+    return [
+        next(iter(json.loads(data)["segmentMembership"]["ups"].values()))["lastQualificationTime"]
+        for _, data in kinesis.stream
+    ]
+
+
+def invalid(event_id: str) -> dict:
+    event = profile_event("x", event_id=event_id)
+    event["segmentMembership"]["ups"] = {"s": {"status": "qualified", "lastQualificationTime": "2020-05-25T21:24:39Z"}}
+    return event
+
+
+def test_the_elements_of_an_array_are_written_in_the_arrays_order_and_counted_as_events(example_config):
+    # given one message holding three events of one profile, and a message of one event
+    elements = [timed("p1", f"e{n}", minute=n) for n in (3, 1, 2)]
+    messages = [Message("m1", json.dumps(elements)), Message("m2", body(timed("p1", "e9", minute=9)))]
+
+    # when the batch is exported
+    report, kinesis = run(example_config, messages)
+
+    # then each element is a record, in the array's order and then the next message's
+    assert times_on(kinesis) == [f"2020-05-25T21:{m:02d}:00Z" for m in (3, 1, 2, 9)]
+    assert (report.received, report.exported, report.failed_message_ids) == (4, 4, [])
+
+
+def test_invalid_elements_are_parked_one_by_one_with_their_index_and_own_body_and_the_valid_ones_exported(
+    example_config,
+):
+    # given an array holding two invalid elements among valid ones
+    elements = [profile_event("p1", event_id="a"), invalid("b"), profile_event("p2", event_id="c"), 42]
+    sqs = FakeSqs()
+
+    # when it is exported
+    report, kinesis = run(example_config, [Message("m1", json.dumps(elements))], sqs=sqs)
+
+    # then the valid ones are written and the message acknowledged, each invalid one parked as a message of its own
+    assert [key for key, _ in kinesis.stream] == ["p1", "p2"]
+    assert (report.received, report.exported, report.rejected, report.failed_message_ids) == (4, 2, 2, [])
+    assert [json.loads(entry["MessageBody"]) for entry in sqs.sent] == [invalid("b"), 42]
+    attributes = [entry["MessageAttributes"] for entry in sqs.sent]
+    assert [a["sourceMessageId"]["StringValue"] for a in attributes] == ["m1", "m1"]
+    assert [(a["sourceIndex"]["DataType"], a["sourceIndex"]["StringValue"]) for a in attributes] == [
+        ("Number", "1"),
+        ("Number", "3"),
+    ]
+    assert attributes[0]["errorReason"]["StringValue"] == (
+        "[1] segmentMembership.ups.s.status: Input should be 'realized', 'existing' or 'exited'"
+    )
+    assert attributes[1]["errorReason"]["StringValue"] == (
+        "[3] must be a JSON object (an event, or an EventBridge envelope)"
+    )
+
+
+def test_a_message_whose_one_element_fails_to_write_is_reported_failed_whole_and_the_others_are_not(example_config):
+    # given the stream refuses the record of profile p2, the second element of m2
+    kinesis = FakeKinesis(
+        lambda call, entries: {n: "AccessDeniedException" for n, e in enumerate(entries) if e["PartitionKey"] == "p2"}
+    )
+    messages = [
+        Message("m1", body(profile_event("p0"))),
+        Message("m2", json.dumps([profile_event("p1"), profile_event("p2"), profile_event("p3")])),
+        Message("m3", json.dumps([profile_event("p4"), profile_event("p5")])),
+    ]
+
+    # when the batch is exported
+    report, _ = run(example_config, messages, kinesis=kinesis)
+
+    # then only m2 comes back, for its element 1; its other elements were written (and will be again)
+    assert report.failed_message_ids == ["m2"]
+    assert report.failures["m2"].startswith("[1] AccessDeniedException")
+    assert sorted(key for key, _ in kinesis.stream) == ["p0", "p1", "p3", "p4", "p5"]
+    assert (report.received, report.exported, report.failed) == (6, 5, 1)
+
+
+def test_a_message_is_reported_failed_when_one_of_its_invalid_elements_cannot_be_parked(example_config):
+    class RefusesSecondReject(FakeSqs):
+        """Takes every reject but the one of element 2."""
+
+        def send_message_batch(self, *, QueueUrl, Entries):
+            refused = [e for e in Entries if e["MessageAttributes"].get("sourceIndex", {}).get("StringValue") == "2"]
+            self.sent.extend(e for e in Entries if e not in refused)
+            return {"Successful": [{"Id": e["Id"]} for e in Entries if e not in refused], "Failed": []}
+
+    # given an array with invalid elements 1 and 2, of which the rejects queue takes only the first
+    elements = [profile_event("p1"), invalid("b"), invalid("c")]
+    messages = [Message("m1", json.dumps(elements)), Message("m2", json.dumps([invalid("d")]))]
+    sqs = RefusesSecondReject()
+
+    # when the batch is exported
+    report, kinesis = run(example_config, messages, sqs=sqs)
+
+    # then m1 comes back whole (its valid element written all the same); m2, whose reject was parked, does not
+    assert report.failed_message_ids == ["m1"]
+    assert report.failures["m1"] == "[2] invalid input, and the rejects queue did not take it: INVALID_EVENT"
+    assert report.rejected == 2 and [key for key, _ in kinesis.stream] == ["p1"]
+
+
+def test_without_a_rejects_queue_a_message_holding_an_invalid_element_is_reported_failed(example_config):
+    messages = [
+        Message("m1", json.dumps([profile_event("p1"), invalid("b")])),
+        Message("m2", body(profile_event("p2"))),
+    ]
+
+    report, kinesis = run(example_config, messages)
+
+    assert report.failed_message_ids == ["m1"]
+    assert report.failures["m1"].startswith("[1] invalid input, and no rejects queue is configured")
+    assert [key for key, _ in kinesis.stream] == ["p1", "p2"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "reason"),
+    [
+        ("[]", "INVALID_EVENT", "body is an empty array: nothing to export"),
+        (" [\n] ", "INVALID_EVENT", "body is an empty array: nothing to export"),
+        ('[{"eventId": "e"}', "INVALID_JSON", "body is not JSON: EOF while parsing a list at line 1 column 17"),
+    ],
+)
+def test_an_empty_or_unreadable_array_is_parked_whole_as_one_event(example_config, raw, code, reason):
+    sqs = FakeSqs()
+
+    report, kinesis = run(example_config, [Message("m1", raw)], sqs=sqs)
+
+    [parked] = sqs.sent
+    assert parked["MessageBody"] == raw and "sourceIndex" not in parked["MessageAttributes"]
+    assert (
+        parked["MessageAttributes"]["errorCode"]["StringValue"],
+        parked["MessageAttributes"]["errorReason"]["StringValue"],
+    ) == (code, reason)
+    assert (report.received, report.rejected, report.failed_message_ids) == (1, 1, []) and kinesis.calls == []
+
+
+def test_nested_arrays_and_elements_that_are_not_objects_are_parked_each_and_never_block_the_others(example_config):
+    elements = [[profile_event("p0")], "event", profile_event("p2"), None]
+    sqs = FakeSqs()
+
+    report, kinesis = run(example_config, [Message("m1", json.dumps(elements))], sqs=sqs)
+
+    assert [key for key, _ in kinesis.stream] == ["p2"]
+    assert [e["MessageAttributes"]["errorReason"]["StringValue"] for e in sqs.sent] == [
+        "[0] must be an event, not an array: arrays do not nest",
+        "[1] must be a JSON object (an event, or an EventBridge envelope)",
+        "[3] must be a JSON object (an event, or an EventBridge envelope)",
+    ]
+    assert [json.loads(e["MessageBody"]) for e in sqs.sent] == [[profile_event("p0")], "event", None]
+    assert (report.received, report.exported, report.rejected, report.failed_message_ids) == (4, 1, 3, [])
+
+
+def test_filtered_elements_are_counted_one_by_one(example_config):
+    unmapped = profile_event("p1")
+    unmapped["segmentMembership"]["ups"] = {}
+
+    report, kinesis = run(example_config, [Message("m1", json.dumps([unmapped, unmapped, profile_event("p2")]))])
+
+    assert (report.received, report.filtered, report.exported, report.failed_message_ids) == (3, 2, 1, [])
+    assert [key for key, _ in kinesis.stream] == ["p2"]
