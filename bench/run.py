@@ -46,6 +46,7 @@ LATENCY = 0.040
 HANDLER = "kinesis_export.handlers.export"
 MAX_RECORDS_PER_CALL = 500
 SHARDS = 32
+EVENTS_PER_ARRAY = 10  # the same events again, as JSON arrays of this many per message
 
 
 def free_port() -> int:
@@ -243,9 +244,14 @@ def measure(repeats: int) -> dict[str, Any]:
         exported = len(records)
         calls = count_calls(module.writer._client)
         event = lambda_event(bodies)
+        arrays = [
+            "[" + ",".join(bodies[start : start + EVENTS_PER_ARRAY]) + "]"
+            for start in range(0, len(bodies), EVENTS_PER_ARRAY)
+        ]
+        array_event = lambda_event(arrays)
         context = LambdaContext(timeout_seconds=900)
         floor_client = boto3.client("kinesis", region_name=REGION)
-        handler_cpu, floor_cpu = [], []
+        handler_cpu, floor_cpu, array_cpu = [], [], []
         with contextlib.redirect_stdout(io.StringIO()):
             module.handler(lambda_event(bodies[:10]), context)  # warm: first-call work of a warm container
             floor_calls(floor_client, stream, records[:10])
@@ -256,7 +262,10 @@ def measure(repeats: int) -> dict[str, Any]:
                 figures["put_records_calls"] = calls() - before
                 fresh_stream(kinesis, stream)
                 floor_cpu.append(cpu(lambda: floor_calls(floor_client, stream, records)))
+                fresh_stream(kinesis, stream)
+                array_cpu.append(cpu(lambda: module.handler(array_event, context)))
         figures["cpu_us_per_event"] = min(handler_cpu) / exported * 1e6
+        figures["array_cpu_us_per_event"] = min(array_cpu) / exported * 1e6
         figures["floor_cpu_us_per_event"] = min(floor_cpu) / exported * 1e6
         figures["min_put_records_calls"] = max(
             math.ceil(exported / MAX_RECORDS_PER_CALL),
@@ -301,17 +310,29 @@ def measure(repeats: int) -> dict[str, Any]:
         fresh_stream(kinesis, stream)
         with contextlib.redirect_stdout(io.StringIO()):
             figures["handler_wall_s"] = wall(lambda: module.handler(event, context))
+            fresh_stream(kinesis, stream)
+            figures["array_wall_s"] = wall(lambda: module.handler(array_event, context))
     figures["record_bytes_avg"] = sum(len(d) for _, d in records) / len(records)
+    figures["message_bytes_avg"] = sum(map(len, bodies)) / len(bodies)
+    figures["array_message_bytes_avg"] = sum(map(len, arrays)) / len(arrays)
     return figures
 
 
-def cost_per_million(figures: dict[str, Any], memory_mb: int, batch_size: int) -> float:
-    """List-price cost of one million events: Lambda time and requests, SQS requests, Kinesis ingestion."""
-    seconds_per_event = figures["handler_wall_s"] / figures["events"]
+def cost_per_million(figures: dict[str, Any], memory_mb: int, batch_size: int, events_per_message: int = 1) -> float:
+    """List-price cost of one million events: Lambda time and requests, SQS requests, Kinesis ingestion.
+
+    With several events per message (a JSON array), SQS requests and Lambda invocations are
+    shared by the events of a message, and the function's time is the one measured for arrays.
+    """
+    arrays = events_per_message > 1
+    seconds_per_event = figures["array_wall_s" if arrays else "handler_wall_s"] / figures["events"]
     lambda_cost = 1e6 * seconds_per_event * memory_mb / 1024 * prices.LAMBDA_ARM64_PER_GB_SECOND
-    lambda_cost += prices.LAMBDA_PER_MILLION_REQUESTS / batch_size
-    # Per message: one SendMessage by the producer; the poller receives and deletes ten at a time.
-    sqs_cost = (1 + 0.1 + 0.1) * prices.SQS_STANDARD_PER_MILLION_REQUESTS
+    lambda_cost += prices.LAMBDA_PER_MILLION_REQUESTS / (batch_size * events_per_message)
+    # Per message: the producer's SendMessage (a request per 64 KiB begun); the poller receives
+    # and deletes ten messages a request.
+    message_bytes = figures["array_message_bytes_avg" if arrays else "message_bytes_avg"]
+    send_requests = math.ceil(message_bytes / (64 * 1024))
+    sqs_cost = (send_requests + 0.1 + 0.1) / events_per_message * prices.SQS_STANDARD_PER_MILLION_REQUESTS
     kib = math.ceil(figures["record_bytes_avg"] / 1024)
     kinesis_cost = 1e6 * kib / 2**20 * prices.KINESIS_ON_DEMAND_PER_GB_INGESTED
     return lambda_cost + sqs_cost + kinesis_cost
@@ -383,6 +404,22 @@ def table(figures: dict[str, Any], previous: dict[str, Any] | None) -> str:
         "",
         None,
     )
+    row(
+        f"CPU per event, {EVENTS_PER_ARRAY} a message",
+        lambda r: f"{r['array_cpu_us_per_event']:.1f} µs",
+        f"one a message {f['cpu_us_per_event']:.1f} µs",
+        f["array_cpu_us_per_event"] / f["cpu_us_per_event"],
+        "",
+        None,
+    )
+    row(
+        f"cost per million, {EVENTS_PER_ARRAY} a message",
+        lambda r: f"${r['array_cost_per_million']:.3f}",
+        f"one a message ${f['cost_per_million']:.3f}",
+        f["array_cost_per_million"] / f["cost_per_million"],
+        "",
+        None,
+    )
 
     lines = [f"{'figure':<30} {'exporter':>12} {'baseline':>24} {'ratio':>6} {'target':>9} {'met':>4} {'last run':>10}"]
     for name, show, baseline, ratio, target, met in rows:
@@ -410,6 +447,9 @@ def main() -> int:
     figures = measure(args.repeats)
     figures["memory_mb"] = config.function.memory_mb
     figures["cost_per_million"] = cost_per_million(figures, config.function.memory_mb, config.ingest.batch_size)
+    figures["array_cost_per_million"] = cost_per_million(
+        figures, config.function.memory_mb, config.ingest.batch_size, EVENTS_PER_ARRAY
+    )
     figures["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     runs = sorted(RESULTS.glob("*.json"))
     previous = json.loads(runs[-1].read_text()) if runs else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .events import InvalidInput, SegmentEvent, is_array, parse_array, parse_element, parse_event
 from .records import NO_CONSENT, Record, RecordPlan, Skip
@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from .idempotency import EventLedger
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):  # made once per message: a NamedTuple costs two thirds of a frozen dataclass
     message_id: str
     body: str
 

@@ -122,7 +122,11 @@ class KinesisWriter:
         result = WriteResult()
         pending: dict[str, deque[int]] = {}
         for index, record in enumerate(records):
-            pending.setdefault(record.partition_key, deque()).append(index)
+            queue = pending.get(record.partition_key)
+            if queue is None:
+                pending[record.partition_key] = deque((index,))
+            else:
+                queue.append(index)
 
         sizes = [record.size for record in records]
         failed_rounds = 0
