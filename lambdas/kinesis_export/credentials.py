@@ -13,6 +13,7 @@ writer and the connection check need not know which mode is in use.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,15 +79,34 @@ def stream_writer(config: DestinationConfig, region: str | None, concurrency: in
     """A writer to the destination's stream, with its credentials; made once per container."""
     connections = max(10, concurrency)
     session = session_for(config)
-    client = kinesis_client(config, region, connections, session)
+    endpoint, stream_region = kinesis_endpoint(config, region, session)
     sender = PutRecordsClient(
-        client,
+        endpoint,
+        stream_region,
         session.get_credentials(),
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
         connections=connections,
     )
     return KinesisWriter(sender, config.stream.name, concurrency=concurrency)
+
+
+def kinesis_endpoint(config: DestinationConfig, region: str | None, session: boto3.Session) -> tuple[str, str]:
+    """The stream's Kinesis endpoint and region, as a boto3 client would use them.
+
+    An endpoint given in the environment (AWS_ENDPOINT_URL_KINESIS, else AWS_ENDPOINT_URL, as
+    botocore reads them) is taken as it is: the stacks set the first to the stream's regional
+    endpoint, which spares the function a client (its service model and endpoint rules cost a
+    cold start some 60 ms) that it would only ask for its endpoint. Otherwise a client resolves
+    it, with all of botocore's rules (partitions, FIPS, dual-stack, config files).
+    """
+    stream_region = config.stream.region or region or session.region_name
+    if stream_region and os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() != "true":
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_KINESIS") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            return endpoint, stream_region
+    client = kinesis_client(config, region, session=session)
+    return client.meta.endpoint_url, client.meta.region_name
 
 
 def session_for(config: DestinationConfig) -> boto3.Session:

@@ -4,10 +4,10 @@ botocore's serializer and parser are driven by the service model: they walk each
 a 500-record call in Python, field by field, and with parameter validation that is more
 than half of the SDK's CPU per record (`make bench`). A PutRecords body is plain JSON with
 the data base64-encoded, and its answer a list of entries, so both are written and read
-here in one pass each. Everything else is botocore's: the endpoint (resolved by a boto3
-client, so AWS_ENDPOINT_URL_KINESIS, FIPS and the like apply), the credentials and their
-refresh, SigV4 signing, the HTTP session, timeouts, proxies and its exceptions. Every other
-Kinesis call goes through the ordinary client.
+here in one pass each. Everything else is botocore's: the credentials and their refresh,
+SigV4 signing, the HTTP session, timeouts, proxies and its exceptions; the endpoint is the
+one botocore would use (see `credentials.kinesis_endpoint`). Every other Kinesis call goes
+through the ordinary client.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from botocore.utils import get_environ_proxies
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
-    from mypy_boto3_kinesis import KinesisClient
 
 # From the Kinesis service model (botocore/data/kinesis/2013-12-02/service-2.json).
 _TARGET = "Kinesis_20131202.PutRecords"
@@ -41,15 +40,16 @@ class PutRecordsClient:
 
     def __init__(
         self,
-        client: KinesisClient,
+        endpoint_url: str,
+        region: str,
         credentials: Credentials | None,
         *,
         connect_timeout: float,
         read_timeout: float,
         connections: int,
     ) -> None:
-        self._url = client.meta.endpoint_url.rstrip("/") + "/"
-        self._region = client.meta.region_name
+        self._url = endpoint_url.rstrip("/") + "/"
+        self._region = region
         self._credentials = credentials
         # As botocore makes a client's session (botocore-stubs type these two more narrowly than botocore uses them).
         self._http = URLLib3Session(

@@ -115,7 +115,10 @@ def test_function_is_arm64_python_with_the_pinned_powertools_layer(example: Asse
         "DESTINATION_CONFIG_FILE": "destination.json",
         "REJECTS_QUEUE_URL": ref(template, "Exporter/RejectsQueue"),
         "POWERTOOLS_METRICS_NAMESPACE": "KinesisExport",
-        "AWS_ENDPOINT_URL_KINESIS": "",
+        # The stream's regional endpoint in the deploying partition: the writer needs no client to find it.
+        "AWS_ENDPOINT_URL_KINESIS": {
+            "Fn::Join": ["", ["https://kinesis.", {"Ref": "AWS::Region"}, ".", {"Ref": "AWS::URLSuffix"}]]
+        },
     }
     assert (
         resource(template, "Exporter/LogGroup")["Properties"]["RetentionInDays"] == config.function.log_retention_days
@@ -131,6 +134,10 @@ def test_configured_function_settings_and_tracing_reach_the_function(fixtures: A
     assert function["Timeout"] == 120
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert resource(template, "Exporter/LogGroup")["Properties"]["RetentionInDays"] == 90
+    # the existing stream is in eu-west-1, so is the endpoint the function writes to
+    assert function["Environment"]["Variables"]["AWS_ENDPOINT_URL_KINESIS"] == {
+        "Fn::Join": ["", ["https://kinesis.eu-west-1.", {"Ref": "AWS::URLSuffix"}]]
+    }
 
 
 def test_event_bridge_rule_routes_segment_qualifications_from_the_named_bus(fixtures: Assembly) -> None:

@@ -25,9 +25,9 @@ def sender_for(endpoint: str, credentials: Any = "session") -> PutRecordsClient:
         aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
         region_name=REGION,
     )
-    client = session.client("kinesis", endpoint_url=endpoint)
     return PutRecordsClient(
-        client,
+        endpoint,
+        REGION,
         session.get_credentials() if credentials == "session" else credentials,
         connect_timeout=2,
         read_timeout=3,
