@@ -60,12 +60,13 @@ class PutRecordsClient:
         )
 
     def put_records(self, *, StreamName: str, Records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """One call; Data is bytes (or text, sent as UTF-8), as boto3 takes it."""
+        """One call; Data is bytes (boto3 would also take text: the writer never sends any)."""
         if self._credentials is None:
             raise NoCredentialsError()
         # The JSON text is put together from its parts: one pass, with no dictionary per entry.
         entries = ",".join(
-            f'{{"Data":"{_base64(entry["Data"])}","PartitionKey":{_json_string(entry["PartitionKey"])}}}'
+            f'{{"Data":"{b2a_base64(entry["Data"], newline=False).decode()}",'
+            f'"PartitionKey":{_json_string(entry["PartitionKey"])}}}'
             for entry in Records
         )
         body = f'{{"StreamName":{_json_string(StreamName)},"Records":[{entries}]}}'
@@ -81,10 +82,6 @@ class PutRecordsClient:
             raise ClientError(_error(response.status_code, response.content, response.headers), "PutRecords")
         answer: dict[str, Any] = json.loads(response.content)
         return answer
-
-
-def _base64(data: bytes | str) -> str:
-    return b2a_base64(data if isinstance(data, bytes) else data.encode("utf-8"), newline=False).decode("ascii")
 
 
 def _error(status: int, content: bytes, headers: Any) -> Any:

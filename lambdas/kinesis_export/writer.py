@@ -120,43 +120,45 @@ class KinesisWriter:
 
     def write(self, records: Sequence[Record], deadline: Deadline) -> WriteResult:
         result = WriteResult()
-        pending: dict[str, deque[int]] = {}
+        # Each round sends the head of every key: its oldest record not yet on the stream. A key's
+        # later records wait in `behind` (most keys have none: one record per profile and batch).
+        heads: list[int] = []
+        behind: dict[str, deque[int]] = {}
+        keys: set[str] = set()
         for index, record in enumerate(records):
-            queue = pending.get(record.partition_key)
-            if queue is None:
-                pending[record.partition_key] = deque((index,))
+            key = record.partition_key
+            if key not in keys:
+                keys.add(key)
+                heads.append(index)
+            elif (queue := behind.get(key)) is None:
+                behind[key] = deque((index,))
             else:
                 queue.append(index)
 
         sizes = [record.size for record in records]
         failed_rounds = 0
         last_error = ""
-        while pending:
+        while heads:
             if deadline.remaining() <= 0:
-                self._give_up(pending, result, last_error)
+                self._give_up(heads, behind, result, last_error)
                 break
-            heads = [queue[0] for queue in pending.values()]
             outcomes = self._send_round(records, sizes, heads, result)
+            heads = []
             retry = False
             for index, outcome in outcomes.items():
-                key = records[index].partition_key
                 if outcome is None:
-                    queue = pending[key]
-                    queue.popleft()
-                    if not queue:
-                        del pending[key]
+                    if (queue := behind.get(records[index].partition_key)) is not None and queue:
+                        heads.append(queue.popleft())
                 elif isinstance(outcome, _Retry):
                     retry = True
                     last_error = outcome.reason
                     result.retried += 1
+                    heads.append(index)
                 else:
                     # Later records of this key must not overtake the failed one: fail them too.
-                    for later in pending.pop(key):
-                        result.failed[later] = (
-                            outcome.reason
-                            if later == index
-                            else f"an earlier record of its partition key failed: {outcome.reason}"
-                        )
+                    result.failed[index] = outcome.reason
+                    for later in behind.pop(records[index].partition_key, ()):
+                        result.failed[later] = f"an earlier record of its partition key failed: {outcome.reason}"
             if not retry:
                 failed_rounds = 0
                 continue
@@ -164,20 +166,21 @@ class KinesisWriter:
             # Exponential backoff with full jitter.
             delay = random.uniform(0, min(self.max_delay, self.base_delay * 2**failed_rounds))
             if deadline.remaining() <= delay:
-                self._give_up(pending, result, last_error)
+                self._give_up(heads, behind, result, last_error)
                 break
             self._sleep(delay)
         return result
 
     @staticmethod
-    def _give_up(pending: dict[str, deque[int]], result: WriteResult, last_error: str) -> None:
+    def _give_up(heads: list[int], behind: dict[str, deque[int]], result: WriteResult, last_error: str) -> None:
         reason = "deadline reached before the record was written" + (
             f" (last error: {last_error})" if last_error else ""
         )
-        for queue in pending.values():
+        for index in heads:
+            result.failed[index] = reason
+        for queue in behind.values():
             for index in queue:
                 result.failed[index] = reason
-        pending.clear()
 
     def _send_round(
         self, records: Sequence[Record], sizes: list[int], heads: list[int], result: WriteResult
