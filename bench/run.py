@@ -306,7 +306,7 @@ def measure(repeats: int) -> dict[str, Any]:
             bodies_file.unlink()
         figures["peak_rss_mb"] = int(out.stdout.strip().splitlines()[-1]) / 2**20
 
-        figures["cold_start_s"], figures["sdk_start_s"] = cold_start(env, runs=max(5, repeats))
+        figures["cold_start_s"], figures["sdk_start_s"] = cold_start(env, runs=max(11, repeats))
         fresh_stream(kinesis, stream)
         with contextlib.redirect_stdout(io.StringIO()):
             figures["handler_wall_s"] = wall(lambda: module.handler(event, context))
@@ -435,7 +435,7 @@ def table(figures: dict[str, Any], previous: dict[str, Any] | None) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
