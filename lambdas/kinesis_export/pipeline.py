@@ -139,13 +139,13 @@ def export_batch(
 ) -> BatchReport:
     """Export a batch; a message is acknowledged only once each of its events is written, filtered or
     parked as a reject (or, with a ledger, found to be a duplicate of an event already written)."""
-    prepared = prepare(((m.message_id, m.body) for m in messages), plan, arrays=True)
-    bodies = {m.message_id: m.body for m in messages}
+    prepared = prepare(messages, plan, arrays=True)  # a Message is a (source, body) pair
     report = BatchReport(
         received=prepared.received,
         filtered=prepared.filtered,
         without_consent=prepared.without_consent,
     )
+    bodies = {m.message_id: m.body for m in messages} if prepared.rejected else {}
     for source, error in prepared.rejected:
         message_id, index = _origin(source)
         body = bodies[message_id] if index is None else element_body(prepared.rejected_elements[source])
@@ -189,7 +189,8 @@ def export_batch(
         )
 
     # Report failures in the batch's own order.
-    report.failed_message_ids = [m.message_id for m in messages if m.message_id in report.failures]
+    if report.failures:
+        report.failed_message_ids = [m.message_id for m in messages if m.message_id in report.failures]
     return report
 
 
