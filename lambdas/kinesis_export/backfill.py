@@ -244,7 +244,7 @@ class ProgressBar:
 
 def export_items(items: list[Any], plan: RecordPlan, writer: KinesisWriter, deadline: Deadline) -> dict[str, Any]:
     """One batch of a Distributed Map: decoded JSON Lines items, exported; failures raise to be retried."""
-    prepared = prepare(enumerate(items), plan)
+    prepared = prepare(enumerate(items), plan, decoded=True)
     result = writer.write(prepared.records, deadline)
     if result.failed:
         reason = next(iter(result.failed.values()))

@@ -77,22 +77,25 @@ class Prepared:
 
 
 def prepare(
-    items: Iterable[tuple[Any, str | bytes | dict[str, Any]]], plan: RecordPlan, *, arrays: bool = False
+    items: Iterable[tuple[Any, Any]], plan: RecordPlan, *, arrays: bool = False, decoded: bool = False
 ) -> Prepared:
     """Parse and build each (source, event) pair: a record, a skip, or a reject with its reason.
 
     With `arrays` (SQS message bodies), a body holding a JSON array is parsed once and each of its
     elements is an event. Without (backfill lines and items), a body is one event and an array is
-    rejected, as any other body that is not a JSON object.
+    rejected, as any other body that is not a JSON object. With `decoded` (Distributed Map items),
+    each item is a decoded JSON value, judged as an array's element is: an event, bare or in an
+    EventBridge envelope, and anything else (a number, a string, null) invalid.
     """
     prepared = Prepared()
+    parse = parse_element if decoded else parse_event
     for source, event in items:
         # An object body, the common case, is told by its first character before any call.
         if arrays and isinstance(event, str) and event[:1] != "{" and is_array(event):
             _prepare_elements(prepared, source, event, plan)
             continue
         try:
-            parsed = parse_event(event)
+            parsed = parse(event)
             built = plan.build(parsed)
         except InvalidInput as error:
             prepared.rejected.append((source, error))

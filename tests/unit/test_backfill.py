@@ -133,3 +133,23 @@ def test_a_distributed_map_item_holding_an_array_is_rejected_as_one_item(example
 
     assert result["exported"] == 1
     assert [(r["item"], r["code"]) for r in result["rejected"]] == [(0, "INVALID_EVENT")]
+
+
+@pytest.mark.parametrize("item", [42, None, "a line of text", True])
+def test_a_distributed_map_item_that_is_no_object_is_rejected_and_never_blocks_the_others(example_config, item):
+    items = [item, profile_event("member-2")]
+
+    result = export_items(items, RecordPlan(example_config), KinesisWriter(FakeKinesis(), "s"), Deadline.after(5))
+
+    assert result["exported"] == 1
+    assert result["rejected"] == [
+        {"item": 0, "code": "INVALID_EVENT", "reason": "must be a JSON object (an event, or an EventBridge envelope)"}
+    ]
+
+
+def test_a_distributed_map_item_in_an_eventbridge_envelope_is_exported_as_a_line_would_be(example_config):
+    item = {"version": "0", "detail-type": "Segment Qualification", "detail": profile_event("member-1")}
+
+    result = export_items([item], RecordPlan(example_config), KinesisWriter(FakeKinesis(), "s"), Deadline.after(5))
+
+    assert (result["exported"], result["rejected"]) == (1, [])
