@@ -48,7 +48,12 @@ class DropAfterWrite:
     """The records are written, then the connection drops: the ambiguous timeout behind duplicates."""
 
 
-Fault = EntryFaults | CallFault | Disconnect | DropAfterWrite | None
+@dataclass(frozen=True)
+class GarbledAnswer:
+    """The records are written, then a 200 arrives whose body is cut short."""
+
+
+Fault = EntryFaults | CallFault | Disconnect | DropAfterWrite | GarbledAnswer | None
 
 
 @dataclass
@@ -97,6 +102,10 @@ class FaultProxy:
                 if isinstance(fault, Disconnect | DropAfterWrite):
                     self.close_connection = True
                     self.connection.shutdown(2)
+                    return
+                if isinstance(fault, GarbledAnswer):
+                    status, answer = self._forward(body)
+                    self._answer(status, answer[: len(answer) // 2])
                     return
                 if isinstance(fault, CallFault):
                     self._answer(fault.status, json.dumps({"__type": fault.code, "message": "injected"}).encode())

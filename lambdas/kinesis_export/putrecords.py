@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import botocore
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.exceptions import ClientError, NoCredentialsError, ResponseStreamingError
 from botocore.httpsession import URLLib3Session
 from botocore.utils import get_environ_proxies
 
@@ -80,7 +80,12 @@ class PutRecordsClient:
         response = self._http.send(request.prepare())
         if response.status_code >= 300:
             raise ClientError(_error(response.status_code, response.content, response.headers), "PutRecords")
-        answer: dict[str, Any] = json.loads(response.content)
+        try:
+            answer: dict[str, Any] = json.loads(response.content)
+        except ValueError as error:
+            # Cut short or garbled on the way: whether the records were written is unknown, so
+            # this is a transport error, which the writer retries (at least once, never lost).
+            raise ResponseStreamingError(error=f"PutRecords answer is not JSON ({error})") from None
         return answer
 
 

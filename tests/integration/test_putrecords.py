@@ -10,11 +10,11 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
 
 from kinesis_export.local import LOCAL_CREDENTIALS
 from kinesis_export.putrecords import PutRecordsClient
-from tests.faultproxy import CallFault, FaultProxy
+from tests.faultproxy import CallFault, FaultProxy, GarbledAnswer
 
 REGION = "us-east-1"
 
@@ -120,3 +120,12 @@ def test_without_credentials_nothing_is_sent(moto_endpoint: str, stream: str) ->
         sender_for(moto_endpoint, credentials=None).put_records(
             StreamName=stream, Records=[{"Data": b"x", "PartitionKey": "k"}]
         )
+
+
+def test_an_answer_cut_short_is_a_transport_error_the_writer_retries(moto_endpoint: str, stream: str) -> None:
+    proxy = FaultProxy(moto_endpoint, fault=lambda call, entries: GarbledAnswer()).start()
+    try:
+        with pytest.raises(HTTPClientError, match="PutRecords answer is not JSON"):
+            sender_for(proxy.url).put_records(StreamName=stream, Records=[{"Data": b"x", "PartitionKey": "k"}])
+    finally:
+        proxy.stop()
