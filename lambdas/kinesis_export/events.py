@@ -116,12 +116,9 @@ def parse_event(body: str | bytes | dict[str, Any]) -> SegmentEvent:
             errors = error.errors(include_url=False, include_input=False)
             if errors[0]["loc"] != ("detail",) or errors[0]["type"] != "missing":
                 raise _invalid(errors) from None
-            event = _validate(_EVENT.validate_json, body)
+            event = _validate(_event_from_json, body)
     else:
-        try:
-            event = _event_from_json(body)
-        except ValidationError as error:
-            raise _invalid(error.errors(include_url=False, include_input=False)) from None
+        event = _validate(_event_from_json, body)
     return _checked(event)
 
 
