@@ -104,12 +104,14 @@ def backfill(
     from botocore.exceptions import ClientError
 
     from .backfill import Backfill, BackfillStopped, ProgressBar, RateLimit, open_lines, stream_capacity
-    from .credentials import kinesis_client, stream_writer
+    from .credentials import kinesis_client, session_for, stream_writer
     from .records import RecordPlan
 
     config = load_config(config_path)
     region = boto3.Session().region_name
-    kinesis = kinesis_client(config, region)
+    # One session for both: with assumeRole or accessKey, one role assumed, one secret read.
+    session = session_for(config)
+    kinesis = kinesis_client(config, region, session=session)
     if records is None or size is None:
         try:
             capacity = stream_capacity(kinesis, config.stream.name)
@@ -124,7 +126,7 @@ def backfill(
     bar = None if quiet else ProgressBar()
     run = Backfill(
         RecordPlan(config),
-        stream_writer(config, region),
+        stream_writer(config, region, session=session),
         RateLimit(records, size),
         checkpoint,
         report=bar or (lambda progress, fraction: None),

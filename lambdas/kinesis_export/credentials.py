@@ -75,10 +75,12 @@ def kinesis_client(
     return session.client("kinesis", region_name=config.stream.region or region, config=client_config)
 
 
-def stream_writer(config: DestinationConfig, region: str | None, concurrency: int = 4) -> KinesisWriter:
+def stream_writer(
+    config: DestinationConfig, region: str | None, concurrency: int = 4, session: boto3.Session | None = None
+) -> KinesisWriter:
     """A writer to the destination's stream, with its credentials; made once per container."""
     connections = max(10, concurrency)
-    session = session_for(config)
+    session = session or session_for(config)
     endpoint, stream_region = kinesis_endpoint(config, region, session)
     sender = PutRecordsClient(
         endpoint,
