@@ -23,13 +23,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from infra.constants import BACKFILL_HANDLER, role_path
+from infra.constants import BACKFILL_HANDLER
 from infra.exporter import RETENTION_DAYS
-from infra.function import package_function
+from infra.function import function_role, package_function
 from infra.nag import acknowledge
-from infra.permissions import acknowledge_list_streams, reach_stream, write_logs
+from infra.permissions import reach_stream, write_logs
 from infra.stream import ExportStream
-from kinesis_export.config import BackfillConfig, DestinationConfig, ExecutionRole
+from kinesis_export.config import BackfillConfig, DestinationConfig
 
 # Fixed logical IDs: `sam local invoke BackfillFunction` can name the worker, like the exporter, and
 # the nag findings on the statements that name these resources read the same in every stack.
@@ -181,24 +181,17 @@ class Backfill(Construct):
     ) -> lambda_.Function:
         """The exporter's package, runtime, layer, settings and stream permissions, with the backfill handler."""
         self.worker_log_group = logs.LogGroup(self, "WorkerLogGroup", retention=retention)
-        role = iam.Role(
+        role = function_role(
             self,
             "WorkerRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            # The path the access stack's trust policy names (assumeRole mode).
-            path=role_path(config.name),
+            config=config,
             description=f"Kinesis export {config.name}: write backfill batches to the stream",
-            inline_policies={
-                "Backfill": iam.PolicyDocument(
-                    statements=[
-                        *reach_stream(config.credentials, stream.stream_arn, stream.encryption_key_arn),
-                        write_logs(self.worker_log_group),
-                    ]
-                )
-            },
+            policy_name="Backfill",
+            statements=[
+                *reach_stream(config.credentials, stream.stream_arn, stream.encryption_key_arn),
+                write_logs(self.worker_log_group),
+            ],
         )
-        if isinstance(config.credentials, ExecutionRole):
-            acknowledge_list_streams(role, function_role=True)
 
         worker = package_function(
             self,

@@ -13,11 +13,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra.constants import CHECK_HANDLER, CHECK_MEMORY_MB, CHECK_TIMEOUT, CONFIG_FILE_IN_PACKAGE, role_path
+from infra.constants import CHECK_HANDLER, CHECK_MEMORY_MB, CHECK_TIMEOUT, CONFIG_FILE_IN_PACKAGE
 from infra.exporter import RETENTION_DAYS
-from infra.function import package_function
+from infra.function import function_role, package_function
 from infra.nag import acknowledge
-from infra.permissions import acknowledge_list_streams, list_streams, reach_credentials, write_logs
+from infra.permissions import list_streams, reach_credentials, write_logs
 from infra.stream import ExportStream
 from kinesis_export.config import DestinationConfig, ExecutionRole
 
@@ -63,17 +63,14 @@ class ConnectionCheck(Construct):
             list_streams() if isinstance(credentials, ExecutionRole) else reach_credentials(credentials),
             write_logs(self.log_group),
         ]
-        self.role = iam.Role(
+        self.role = function_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            # The exporter's path: the access stack's role trusts both (assumeRole mode).
-            path=role_path(config.name),
+            config=config,
             description=f"Kinesis export {config.name}: check at deployment that the stream can be reached",
-            inline_policies={"Check": iam.PolicyDocument(statements=statements)},
+            policy_name="Check",
+            statements=statements,
         )
-        if isinstance(credentials, ExecutionRole):
-            acknowledge_list_streams(self.role, function_role=True)
 
         self.function = package_function(
             self,

@@ -15,12 +15,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.constants import HANDLER, PARKED_MESSAGE_RETENTION, role_path
-from infra.function import package_function
+from infra.constants import HANDLER, PARKED_MESSAGE_RETENTION
+from infra.function import function_role, package_function
 from infra.nag import acknowledge
-from infra.permissions import acknowledge_list_streams, reach_stream, write_logs
+from infra.permissions import reach_stream, write_logs
 from infra.stream import ExportStream
-from kinesis_export.config import Credentials, DestinationConfig, ExecutionRole
+from kinesis_export.config import Credentials, DestinationConfig
 
 # The function's logical ID, fixed so that `sam local invoke` and events/env.json can name it.
 FUNCTION_LOGICAL_ID = "ExportFunction"
@@ -98,19 +98,14 @@ class Exporter(Construct):
         )
 
         self.log_group = logs.LogGroup(self, "LogGroup", retention=RETENTION_DAYS[config.function.log_retention_days])
-        self.role = iam.Role(
+        self.role = function_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            # The path the access stack's trust policy names (assumeRole mode).
-            path=role_path(config.name),
+            config=config,
             description=f"Kinesis export {config.name}: read the ingest queue, write the stream",
-            inline_policies={
-                "Export": iam.PolicyDocument(statements=self._statements(stream, config.credentials, idempotency_table))
-            },
+            policy_name="Export",
+            statements=self._statements(stream, config.credentials, idempotency_table),
         )
-        if isinstance(config.credentials, ExecutionRole):
-            acknowledge_list_streams(self.role, function_role=True)
 
         self.function = package_function(
             self,

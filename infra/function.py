@@ -18,7 +18,38 @@ from infra.constants import (
     POWERTOOLS_LAYER_NAME,
     POWERTOOLS_LAYER_VERSION,
     RUNTIME,
+    role_path,
 )
+from infra.permissions import acknowledge_list_streams
+from kinesis_export.config import DestinationConfig, ExecutionRole
+
+
+def function_role(
+    scope: Construct,
+    construct_id: str,
+    *,
+    config: DestinationConfig,
+    description: str,
+    policy_name: str,
+    statements: list[iam.PolicyStatement],
+) -> iam.Role:
+    """The role of one of the destination's functions: exactly these statements, in one inline policy.
+
+    On the destination's role path, which the access stack's trust policy names (assumeRole mode).
+    With the function's own credentials (executionRole) the statements hold ListStreams, whose
+    Resource '*' findings are acknowledged here.
+    """
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        path=role_path(config.name),
+        description=description,
+        inline_policies={policy_name: iam.PolicyDocument(statements=statements)},
+    )
+    if isinstance(config.credentials, ExecutionRole):
+        acknowledge_list_streams(role, function_role=True)
+    return role
 
 
 def package_function(
