@@ -114,7 +114,8 @@ def events(count: int, seed: int = 7) -> list[dict[str, Any]]:
                     "ups": {
                         rng.choice(segments): {
                             "status": rng.choice(["realized", "existing", "exited"]),
-                            "lastQualificationTime": "2020-05-25T21:24:39Z",
+                            # Streamed qualifications, over an hour: about 3,600 distinct times.
+                            "lastQualificationTime": f"2020-05-25T21:{rng.randrange(60):02d}:{rng.randrange(60):02d}Z",
                         },
                         "unmapped-segment": {
                             "status": "realized",
@@ -154,9 +155,9 @@ def count_calls(client: Any) -> Callable[[], int]:
     calls = [0]
     put_records = client.put_records
 
-    def counted(**kwargs: Any) -> Any:
+    def counted(*args: Any) -> Any:
         calls[0] += 1
-        return put_records(**kwargs)
+        return put_records(*args)
 
     client.put_records = counted
     return lambda: calls[0]

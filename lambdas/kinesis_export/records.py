@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from pydantic_core import to_json
@@ -31,7 +32,8 @@ class Record:
     @property
     def size(self) -> int:
         """Bytes counted against the Kinesis record and request limits."""
-        return len(self.data) + len(self.partition_key.encode("utf-8"))
+        key = self.partition_key
+        return len(self.data) + (len(key) if key.isascii() else len(key.encode("utf-8")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +73,15 @@ class RecordPlan:
         for segment_id, membership in event["segmentMembership"]["ups"].items():
             extra = segments.get(segment_id)
             if extra is not None:
-                entry = {
-                    "lastQualificationTime": _qualification_time(segment_id, membership["lastQualificationTime"]),
-                    "status": membership["status"],
-                }
+                try:
+                    time = _utc_timestamp(membership["lastQualificationTime"])
+                except ValueError:
+                    # The contract's pattern let it through, but it is no real time (a 13th month, say).
+                    raise InvalidInput(
+                        "INVALID_EVENT",
+                        f"segmentMembership.ups.{segment_id}.lastQualificationTime: not a valid date-time",
+                    ) from None
+                entry = {"lastQualificationTime": time, "status": membership["status"]}
                 if extra:
                     entry.update(extra)
                 ups[segment_id] = entry
@@ -174,12 +181,7 @@ NO_CONSENT = Skip("no consent to share")
 NO_MAPPED_SEGMENT = Skip("no mapped segment")
 NO_MAPPED_IDENTITY = Skip("no mapped identity")
 
-
-def _qualification_time(segment_id: str, value: str) -> str:
-    try:
-        return utc_timestamp(value)
-    except ValueError:
-        # The contract's pattern let it through, but it is no real time (a 13th month, say).
-        raise InvalidInput(
-            "INVALID_EVENT", f"segmentMembership.ups.{segment_id}.lastQualificationTime: not a valid date-time"
-        ) from None
+# The events of a batch share few qualification times (a segment job qualifies its profiles at one
+# time; streamed events fall in the same seconds), so each is normalised once. An invalid one is not
+# kept: lru_cache keeps no exceptions.
+_utc_timestamp = lru_cache(maxsize=4096)(utc_timestamp)
