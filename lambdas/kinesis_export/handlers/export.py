@@ -20,7 +20,7 @@ from kinesis_export import runtime
 from kinesis_export.config import ConfigError, Settings, load_config
 from kinesis_export.credentials import stream_writer
 from kinesis_export.idempotency import dynamodb_ledger
-from kinesis_export.pipeline import Message, export_batch
+from kinesis_export.pipeline import export_batch
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
 from kinesis_export.writer import Deadline
@@ -56,7 +56,7 @@ runtime.started()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Answers with an SQS partial batch response: only unfinished messages come back."""
-    messages = [Message(record["messageId"], record["body"]) for record in event["Records"]]
+    messages = [(record["messageId"], record["body"]) for record in event["Records"]]
     deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
 
     with runtime.collector_paused():
