@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from kinesis_export.records import Record
 
 Entries = list[dict[str, Any]]
 Fault = Callable[[int, Entries], Exception | dict[int, str] | None]
 
 
 class FakeKinesis:
-    """Keeps what was written, in order; `fault(call_number, entries)` may raise or fail entries."""
+    """PutRecords that keeps what was written, in order; `fault(call_number, entries)` may raise or fail entries."""
 
     def __init__(self, fault: Fault | None = None) -> None:
         self.fault = fault
         self.calls: list[Entries] = []
         self.stream: list[tuple[str, bytes]] = []
 
-    def put_records(self, *, StreamName: str, Records: Entries) -> dict[str, Any]:
-        self.calls.append(Records)
-        outcome = self.fault(len(self.calls), Records) if self.fault else None
+    def put_records(self, stream_name: str, records: Sequence[Record]) -> dict[str, Any]:
+        entries = [{"PartitionKey": record.partition_key, "Data": record.data} for record in records]
+        self.calls.append(entries)
+        outcome = self.fault(len(self.calls), entries) if self.fault else None
         if isinstance(outcome, Exception):
             raise outcome
         failed = outcome or {}
         answer = []
-        for position, entry in enumerate(Records):
+        for position, entry in enumerate(entries):
             if position in failed:
                 answer.append({"ErrorCode": failed[position], "ErrorMessage": "injected"})
             else:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from binascii import b2a_base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from json.encoder import encode_basestring_ascii as _json_string  # a str as a JSON string, quotes included
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, NoCredentialsError, ResponseStreamingError
 from botocore.httpsession import URLLib3Session
 from botocore.utils import get_environ_proxies
+
+from .records import Record
 
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
@@ -36,7 +38,7 @@ _USER_AGENT = f"kinesis-export Botocore/{botocore.__version__}"
 
 
 class PutRecordsClient:
-    """`put_records` as on a boto3 Kinesis client (same arguments, answer and errors), but cheaper."""
+    """PutRecords as a boto3 Kinesis client makes it (the same request, answer and errors), but cheaper."""
 
     def __init__(
         self,
@@ -59,17 +61,19 @@ class PutRecordsClient:
             max_pool_connections=connections,
         )
 
-    def put_records(self, *, StreamName: str, Records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        """One call; Data is bytes (boto3 would also take text: the writer never sends any)."""
+    def put_records(self, stream_name: str, records: Sequence[Record]) -> dict[str, Any]:
+        """One call of the records, in order; the answer is boto3's: {"FailedRecordCount", "Records"}."""
         if self._credentials is None:
             raise NoCredentialsError()
         # The JSON text is put together from its parts: one pass, with no dictionary per entry.
         entries = ",".join(
-            f'{{"Data":"{b2a_base64(entry["Data"], newline=False).decode()}",'
-            f'"PartitionKey":{_json_string(entry["PartitionKey"])}}}'
-            for entry in Records
+            [
+                f'{{"Data":"{b2a_base64(record.data, newline=False).decode()}",'
+                f'"PartitionKey":{_json_string(record.partition_key)}}}'
+                for record in records
+            ]
         )
-        body = f'{{"StreamName":{_json_string(StreamName)},"Records":[{entries}]}}'
+        body = f'{{"StreamName":{_json_string(stream_name)},"Records":[{entries}]}}'
         request = AWSRequest(
             method="POST",
             url=self._url,

@@ -14,16 +14,13 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from .batching import batches
 from .records import Record
-
-if TYPE_CHECKING:
-    from mypy_boto3_kinesis.type_defs import PutRecordsRequestEntryTypeDef
 
 # PutRecords limits: 500 entries and 5 MiB (data plus partition keys) per call.
 MAX_RECORDS_PER_CALL = 500
@@ -47,14 +44,13 @@ RETRYABLE_CALL_ERRORS = frozenset(
 
 
 class PutRecordsAPI(Protocol):
-    """What the writer needs of a client: PutRecordsClient, a boto3 Kinesis client, or a test's fake."""
+    """What the writer needs of a client: PutRecordsClient, or a test's fake.
 
-    def put_records(
-        self,
-        *,
-        StreamName: str,
-        Records: Sequence[PutRecordsRequestEntryTypeDef],
-    ) -> Mapping[str, Any]: ...
+    One PutRecords call of the records, in order; the answer and errors are boto3's
+    (`{"FailedRecordCount": ..., "Records": [...]}`, ClientError and botocore's transport errors).
+    """
+
+    def put_records(self, stream_name: str, records: Sequence[Record]) -> Mapping[str, Any]: ...
 
 
 @dataclass
@@ -197,11 +193,8 @@ class KinesisWriter:
 
     def _put(self, records: Sequence[Record], chunk: list[int]) -> dict[int, _Outcome]:
         """One PutRecords call; every entry's ErrorCode is checked, never only FailedRecordCount."""
-        entries: list[PutRecordsRequestEntryTypeDef] = [
-            {"Data": records[i].data, "PartitionKey": records[i].partition_key} for i in chunk
-        ]
         try:
-            response = self._client.put_records(StreamName=self._stream_name, Records=entries)
+            response = self._client.put_records(self._stream_name, [records[i] for i in chunk])
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code") or "Unknown"
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

@@ -14,9 +14,11 @@ from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
 
 from kinesis_export.local import LOCAL_CREDENTIALS
 from kinesis_export.putrecords import PutRecordsClient
+from kinesis_export.records import Record
 from tests.faultproxy import CallFault, FaultProxy, GarbledAnswer
 
 REGION = "us-east-1"
+ONE_RECORD = [Record("k", b"x")]
 
 
 def sender_for(endpoint: str, credentials: Any = "session") -> PutRecordsClient:
@@ -62,9 +64,7 @@ def test_records_reach_the_stream_byte_for_byte_with_boto3s_answer_shape(
     keys = ["key-0", 'clé "1"', "back\\slash\n2"]
 
     # when
-    answer = sender_for(moto_endpoint).put_records(
-        StreamName=stream, Records=[{"Data": d, "PartitionKey": k} for k, d in zip(keys, data, strict=True)]
-    )
+    answer = sender_for(moto_endpoint).put_records(stream, [Record(k, d) for k, d in zip(keys, data, strict=True)])
 
     # then
     assert answer["FailedRecordCount"] == 0
@@ -80,12 +80,11 @@ def test_records_reach_the_stream_byte_for_byte_with_boto3s_answer_shape(
 
 
 def test_a_missing_stream_raises_the_same_client_error_as_boto3(moto_endpoint: str, kinesis: Any) -> None:
-    entries = [{"Data": b"x", "PartitionKey": "k"}]
     with pytest.raises(ClientError) as expected:
-        kinesis.put_records(StreamName="no-such-stream", Records=entries)
+        kinesis.put_records(StreamName="no-such-stream", Records=[{"Data": b"x", "PartitionKey": "k"}])
 
     with pytest.raises(ClientError) as raised:
-        sender_for(moto_endpoint).put_records(StreamName="no-such-stream", Records=entries)
+        sender_for(moto_endpoint).put_records("no-such-stream", ONE_RECORD)
 
     assert raised.value.response["Error"]["Code"] == expected.value.response["Error"]["Code"]
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
@@ -97,7 +96,7 @@ def test_a_server_error_without_a_json_body_is_a_client_error_with_its_status(mo
     proxy = FaultProxy(moto_endpoint, fault=lambda call, entries: CallFault(503, "")).start()
     try:
         with pytest.raises(ClientError) as raised:
-            sender_for(proxy.url).put_records(StreamName=stream, Records=[{"Data": b"x", "PartitionKey": "k"}])
+            sender_for(proxy.url).put_records(stream, ONE_RECORD)
     finally:
         proxy.stop()
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
@@ -107,7 +106,7 @@ def test_a_server_error_without_a_json_body_is_a_client_error_with_its_status(mo
 def test_requests_are_signed_with_the_given_credentials(moto_endpoint: str, stream: str) -> None:
     proxy = FaultProxy(moto_endpoint).start()
     try:
-        sender_for(proxy.url).put_records(StreamName=stream, Records=[{"Data": b"x", "PartitionKey": "k"}])
+        sender_for(proxy.url).put_records(stream, ONE_RECORD)
     finally:
         proxy.stop()
     (action, signer, body) = proxy.requests[-1]
@@ -117,15 +116,13 @@ def test_requests_are_signed_with_the_given_credentials(moto_endpoint: str, stre
 
 def test_without_credentials_nothing_is_sent(moto_endpoint: str, stream: str) -> None:
     with pytest.raises(NoCredentialsError):
-        sender_for(moto_endpoint, credentials=None).put_records(
-            StreamName=stream, Records=[{"Data": b"x", "PartitionKey": "k"}]
-        )
+        sender_for(moto_endpoint, credentials=None).put_records(stream, ONE_RECORD)
 
 
 def test_an_answer_cut_short_is_a_transport_error_the_writer_retries(moto_endpoint: str, stream: str) -> None:
     proxy = FaultProxy(moto_endpoint, fault=lambda call, entries: GarbledAnswer()).start()
     try:
         with pytest.raises(HTTPClientError, match="PutRecords answer is not JSON"):
-            sender_for(proxy.url).put_records(StreamName=stream, Records=[{"Data": b"x", "PartitionKey": "k"}])
+            sender_for(proxy.url).put_records(stream, ONE_RECORD)
     finally:
         proxy.stop()

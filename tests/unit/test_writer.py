@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
@@ -124,8 +125,8 @@ def test_retries_stop_at_the_deadline_and_report_every_unwritten_record():
 
 def test_answer_with_the_wrong_number_of_entries_is_not_trusted():
     class ShortAnswer(FakeKinesis):
-        def put_records(self, **kwargs: Any) -> dict[str, Any]:
-            answer = super().put_records(**kwargs)
+        def put_records(self, stream_name: str, records: Sequence[Record]) -> dict[str, Any]:
+            answer = super().put_records(stream_name, records)
             if len(self.calls) == 1:
                 answer["Records"] = answer["Records"][:1]
             return answer
