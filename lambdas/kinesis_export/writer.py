@@ -89,7 +89,7 @@ class _Fail:
     reason: str
 
 
-_Outcome = _Retry | _Fail | None  # None: on the stream
+_Unwritten = _Retry | _Fail  # why a record is not on the stream after a call
 
 
 class KinesisWriter:
@@ -138,14 +138,19 @@ class KinesisWriter:
             if deadline.remaining() <= 0:
                 self._give_up(heads, behind, result, last_error)
                 break
-            outcomes = self._send_round(records, sizes, heads, result)
-            heads = []
+            unwritten = self._send_round(records, sizes, heads, result)
+            # Next round: the next record of each key whose head is now on the stream, and the retries.
+            if behind:
+                heads = [
+                    queue.popleft()
+                    for index in heads
+                    if index not in unwritten and (queue := behind.get(records[index].partition_key))
+                ]
+            else:
+                heads = []
             retry = False
-            for index, outcome in outcomes.items():
-                if outcome is None:
-                    if (queue := behind.get(records[index].partition_key)) is not None and queue:
-                        heads.append(queue.popleft())
-                elif isinstance(outcome, _Retry):
+            for index, outcome in unwritten.items():
+                if isinstance(outcome, _Retry):
                     retry = True
                     last_error = outcome.reason
                     result.retried += 1
@@ -180,7 +185,8 @@ class KinesisWriter:
 
     def _send_round(
         self, records: Sequence[Record], sizes: list[int], heads: list[int], result: WriteResult
-    ) -> dict[int, _Outcome]:
+    ) -> dict[int, _Unwritten]:
+        """One call per chunk of the heads; the records that are not on the stream after it, and why."""
         chunks = list(batches(heads, sizes.__getitem__, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL))
         result.calls += len(chunks)
         if len(chunks) == 1 or self._concurrency == 1:
@@ -189,17 +195,20 @@ class KinesisWriter:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="put-records")
             per_chunk = list(self._pool.map(lambda chunk: self._put(records, chunk), chunks))
-        return {index: outcome for outcomes in per_chunk for index, outcome in outcomes.items()}
+        return {index: outcome for unwritten in per_chunk for index, outcome in unwritten.items()}
 
-    def _put(self, records: Sequence[Record], chunk: list[int]) -> dict[int, _Outcome]:
-        """One PutRecords call; every entry's ErrorCode is checked, never only FailedRecordCount."""
+    def _put(self, records: Sequence[Record], chunk: list[int]) -> dict[int, _Unwritten]:
+        """One PutRecords call, and its records not on the stream after it.
+
+        Every entry's ErrorCode is checked, never only FailedRecordCount.
+        """
         try:
             response = self._client.put_records(self._stream_name, [records[i] for i in chunk])
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code") or "Unknown"
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             reason = f"{code}: {error.response.get('Error', {}).get('Message', '')}".rstrip(": ")
-            outcome: _Outcome = _Retry(reason) if code in RETRYABLE_CALL_ERRORS or status >= 500 else _Fail(reason)
+            outcome: _Unwritten = _Retry(reason) if code in RETRYABLE_CALL_ERRORS or status >= 500 else _Fail(reason)
             return dict.fromkeys(chunk, outcome)
         except (BotocoreConnectionError, HTTPClientError) as error:
             return dict.fromkeys(chunk, _Retry(f"connection error: {error}"))
@@ -208,13 +217,9 @@ class KinesisWriter:
         if len(answered) != len(chunk):
             # Never infer success: an answer that does not match the request is retried whole.
             return dict.fromkeys(chunk, _Retry(f"PutRecords answered {len(answered)} entries for {len(chunk)}"))
-        outcomes: dict[int, _Outcome] = {}
-        for index, entry in zip(chunk, answered, strict=True):
-            entry_code = entry.get("ErrorCode")
-            if not entry_code:
-                outcomes[index] = None
-            elif entry_code in RETRYABLE_ENTRY_ERRORS:
-                outcomes[index] = _Retry(f"{entry_code}: {entry.get('ErrorMessage', '')}")
-            else:
-                outcomes[index] = _Fail(f"{entry_code}: {entry.get('ErrorMessage', '')}")
-        return outcomes
+        unwritten: dict[int, _Unwritten] = {}
+        for position in [position for position, entry in enumerate(answered) if entry.get("ErrorCode")]:
+            code = answered[position]["ErrorCode"]
+            reason = f"{code}: {answered[position].get('ErrorMessage', '')}"
+            unwritten[chunk[position]] = _Retry(reason) if code in RETRYABLE_ENTRY_ERRORS else _Fail(reason)
+        return unwritten
