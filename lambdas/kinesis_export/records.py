@@ -8,9 +8,10 @@ Rust encoder: compact, UTF-8, keys in insertion order).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from pydantic_core import to_json
@@ -59,7 +60,7 @@ class RecordPlan:
             (identity.namespace.lower(), identity.exported_key, TRANSFORMS.get(identity.transform or ""))
             for identity in config.identities
         ]
-        self._attributes = _path_tree(attribute.path for attribute in config.attributes)
+        self._pick = _picker(_path_tree(attribute.path for attribute in config.attributes))
         self._consent_path = tuple(config.consent_path.split(".")) if config.consent_path else None
         self._key_by_event_id = config.partition_key == "eventId"
 
@@ -89,13 +90,10 @@ class RecordPlan:
             return NO_MAPPED_SEGMENT
 
         # Namespaces match case-insensitively; an event may even spell one two ways.
-        given = event["identityMap"]
-        by_namespace: dict[str, list[Identity]] = {namespace.lower(): listed for namespace, listed in given.items()}
-        if len(by_namespace) < len(given):
-            by_namespace = {}
-            for namespace, listed in given.items():
-                key = namespace.lower()
-                by_namespace[key] = by_namespace[key] + listed if key in by_namespace else listed
+        by_namespace: dict[str, list[Identity]] = {}
+        for namespace, listed in event["identityMap"].items():
+            key = namespace.lower()
+            by_namespace[key] = by_namespace[key] + listed if key in by_namespace else listed
         identity_map: dict[str, list[dict[str, str]]] = {}
         first_id = primary_id = None
         for namespace, exported_key, transform in self._namespaces:
@@ -113,7 +111,7 @@ class RecordPlan:
         if first_id is None:
             return NO_MAPPED_IDENTITY
 
-        record: dict[str, Any] = _pick(attributes, self._attributes) if attributes else {}
+        record: dict[str, Any] = self._pick(attributes) if attributes else {}
         record["segmentMembership"] = {"ups": ups}
         record["identityMap"] = identity_map
 
@@ -164,17 +162,37 @@ def _path_tree(paths: Iterable[str]) -> _Tree:
     return tree
 
 
-def _pick(source: dict[str, Any], tree: _Tree) -> dict[str, Any]:
-    """Each path of the tree present in source, at the same path (no empty objects left behind)."""
-    out: dict[str, Any] = {}
-    for key, subtree in tree.items():
-        if key in source:
-            value = source[key]
+def _picker(tree: _Tree) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function taking each path of the tree present in a source, at the same path (no empty
+    objects left behind; a value on the way that is no object is left out, with what is below it).
+
+    It runs once per event, so it is written out for the config's own tree, as dataclasses writes
+    its methods: straight-line code, without a call or a loop per path, costs half as much as
+    walking the tree (`make bench`). The keys are the config's validated path parts, written in as
+    Python literals (repr); the code nests one level, however deep the paths.
+    """
+    lines = ["def pick(source0):", "    out0 = {}"]
+
+    def emit(node: _Tree, depth: int) -> None:
+        source, out = f"source{depth}", f"out{depth}"
+        for key, subtree in node.items():
+            literal = repr(key)
             if subtree is None:
-                out[key] = value
-            elif isinstance(value, dict) and (picked := _pick(value, subtree)):
-                out[key] = picked
-    return out
+                lines.append(f"    if {literal} in {source}: {out}[{literal}] = {source}[{literal}]")
+                continue
+            child, child_out = f"source{depth + 1}", f"out{depth + 1}"
+            lines.append(f"    {child} = {source}.get({literal})")
+            lines.append(f"    if not isinstance({child}, dict): {child} = EMPTY")
+            lines.append(f"    {child_out} = {{}}")
+            emit(subtree, depth + 1)
+            lines.append(f"    if {child_out}: {out}[{literal}] = {child_out}")
+
+    emit(tree, 0)
+    lines.append("    return out0")
+    namespace: dict[str, Any] = {"EMPTY": MappingProxyType({})}
+    exec("\n".join(lines), namespace)  # what it holds of the config: repr() literals of path parts
+    pick: Callable[[dict[str, Any]], dict[str, Any]] = namespace["pick"]
+    return pick
 
 
 NO_CONSENT = Skip("no consent to share")
