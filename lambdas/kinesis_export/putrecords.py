@@ -26,10 +26,10 @@ from botocore.exceptions import ClientError, NoCredentialsError, ResponseStreami
 from botocore.httpsession import URLLib3Session
 from botocore.utils import get_environ_proxies
 
-from .records import Record
-
 if TYPE_CHECKING:
     from botocore.credentials import Credentials
+
+    from .records import Record
 
 # From the Kinesis service model (botocore/data/kinesis/2013-12-02/service-2.json).
 _TARGET = "Kinesis_20131202.PutRecords"

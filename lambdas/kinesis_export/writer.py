@@ -217,8 +217,9 @@ class KinesisWriter:
         if len(answered) != len(chunk):
             # Never infer success: an answer that does not match the request is retried whole.
             return dict.fromkeys(chunk, _Retry(f"PutRecords answered {len(answered)} entries for {len(chunk)}"))
+        failed = [position for position, entry in enumerate(answered) if entry.get("ErrorCode")]
         unwritten: dict[int, _Unwritten] = {}
-        for position in [position for position, entry in enumerate(answered) if entry.get("ErrorCode")]:
+        for position in failed:
             code = answered[position]["ErrorCode"]
             reason = f"{code}: {answered[position].get('ErrorMessage', '')}"
             unwritten[chunk[position]] = _Retry(reason) if code in RETRYABLE_ENTRY_ERRORS else _Fail(reason)
