@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from kinesis_export.local import poll_once, read_stream
-from kinesis_export.pipeline import Message, export_batch
+from kinesis_export.pipeline import export_batch
 from kinesis_export.writer import Deadline
 from tests.faultproxy import EntryFaults
 from tests.integration.conftest import REGION
@@ -53,7 +53,7 @@ def event_ids_on(pipeline) -> Counter[str]:
 def export(pipeline, bodies: list[str]):
     """One batch through the cold-started function's own pipeline, with new message ids."""
     module = pipeline.module
-    messages = [Message(str(uuid.uuid4()), b) for b in bodies]
+    messages = [(str(uuid.uuid4()), b) for b in bodies]
     return export_batch(messages, module.plan, module.writer, module.rejects, Deadline.after(30), module.ledger)
 
 

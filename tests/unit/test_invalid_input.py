@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinesis_export.events import InvalidInput, parse_element, parse_event
-from kinesis_export.pipeline import Message, export_batch, prepare
+from kinesis_export.pipeline import export_batch, prepare
 from kinesis_export.records import Record, RecordPlan, Skip
 from kinesis_export.writer import Deadline, KinesisWriter
 from tests.fakes import FakeKinesis
@@ -49,8 +49,8 @@ def test_malformed_bodies_are_rejected_with_a_reason(raw):
 
 
 def test_malformed_bodies_never_block_the_valid_ones_in_their_batch(example_config):
-    messages = [Message(f"bad-{n}", raw) for n, raw in enumerate(MALFORMED)]
-    messages += [Message(f"good-{n}", body(profile_event(f"p{n}"))) for n in range(5)]
+    messages = [(f"bad-{n}", raw) for n, raw in enumerate(MALFORMED)]
+    messages += [(f"good-{n}", body(profile_event(f"p{n}"))) for n in range(5)]
     kinesis = FakeKinesis()
 
     report = export_batch(messages, RecordPlan(example_config), KinesisWriter(kinesis, "s"), None, Deadline.after(5))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from kinesis_export.pipeline import Message, export_batch
+from kinesis_export.pipeline import export_batch
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
 from kinesis_export.writer import Deadline, KinesisWriter
@@ -26,7 +26,7 @@ def run(example_config, messages, kinesis=None, sqs=None):
 
 def test_invalid_messages_are_parked_with_their_reason_and_never_block_valid_ones(example_config):
     sqs = FakeSqs()
-    messages = [Message("m1", NOT_JSON), Message("m2", body(profile_event("1"))), Message("m3", NO_IDENTITY)]
+    messages = [("m1", NOT_JSON), ("m2", body(profile_event("1"))), ("m3", NO_IDENTITY)]
 
     report, kinesis = run(example_config, messages, sqs=sqs)
 
@@ -42,7 +42,7 @@ def test_invalid_messages_are_parked_with_their_reason_and_never_block_valid_one
 
 
 def test_without_a_rejects_queue_invalid_messages_are_reported_failed(example_config):
-    messages = [Message("m1", NOT_JSON), Message("m2", body(profile_event("1")))]
+    messages = [("m1", NOT_JSON), ("m2", body(profile_event("1")))]
 
     report, kinesis = run(example_config, messages)
 
@@ -52,7 +52,7 @@ def test_without_a_rejects_queue_invalid_messages_are_reported_failed(example_co
 
 
 def test_rejects_the_queue_did_not_take_are_reported_failed(example_config):
-    messages = [Message("m1", NOT_JSON), Message("m2", NO_IDENTITY)]
+    messages = [("m1", NOT_JSON), ("m2", NO_IDENTITY)]
 
     refused, _ = run(example_config, messages, sqs=FakeSqs(refuse=frozenset({"m2"})))
     unreachable, _ = run(example_config, messages, sqs=FakeSqs(down=True))
@@ -65,14 +65,14 @@ def test_filtered_events_are_acknowledged_and_counted(example_config):
     unmapped = profile_event("1")
     unmapped["segmentMembership"]["ups"] = {}
 
-    report, kinesis = run(example_config, [Message("m1", body(unmapped))])
+    report, kinesis = run(example_config, [("m1", body(unmapped))])
 
     assert report.filtered == 1 and report.failed_message_ids == [] and kinesis.calls == []
 
 
 def test_only_the_messages_whose_records_failed_are_reported(example_config):
     kinesis = FakeKinesis(lambda call, entries: {1: "AccessDeniedException"})
-    messages = [Message(f"m{n}", body(profile_event(str(n)))) for n in range(3)]
+    messages = [(f"m{n}", body(profile_event(str(n)))) for n in range(3)]
 
     report, _ = run(example_config, messages, kinesis=kinesis)
 
@@ -107,7 +107,7 @@ def invalid(event_id: str) -> dict:
 def test_the_elements_of_an_array_are_written_in_the_arrays_order_and_counted_as_events(example_config):
     # given one message holding three events of one profile, and a message of one event
     elements = [timed("p1", f"e{n}", minute=n) for n in (3, 1, 2)]
-    messages = [Message("m1", json.dumps(elements)), Message("m2", body(timed("p1", "e9", minute=9)))]
+    messages = [("m1", json.dumps(elements)), ("m2", body(timed("p1", "e9", minute=9)))]
 
     # when the batch is exported
     report, kinesis = run(example_config, messages)
@@ -125,7 +125,7 @@ def test_invalid_elements_are_parked_one_by_one_with_their_index_and_own_body_an
     sqs = FakeSqs()
 
     # when it is exported
-    report, kinesis = run(example_config, [Message("m1", json.dumps(elements))], sqs=sqs)
+    report, kinesis = run(example_config, [("m1", json.dumps(elements))], sqs=sqs)
 
     # then the valid ones are written and the message acknowledged, each invalid one parked as a message of its own
     assert [key for key, _ in kinesis.stream] == ["p1", "p2"]
@@ -151,9 +151,9 @@ def test_a_message_whose_one_element_fails_to_write_is_reported_failed_whole_and
         lambda call, entries: {n: "AccessDeniedException" for n, e in enumerate(entries) if e["PartitionKey"] == "p2"}
     )
     messages = [
-        Message("m1", body(profile_event("p0"))),
-        Message("m2", json.dumps([profile_event("p1"), profile_event("p2"), profile_event("p3")])),
-        Message("m3", json.dumps([profile_event("p4"), profile_event("p5")])),
+        ("m1", body(profile_event("p0"))),
+        ("m2", json.dumps([profile_event("p1"), profile_event("p2"), profile_event("p3")])),
+        ("m3", json.dumps([profile_event("p4"), profile_event("p5")])),
     ]
 
     # when the batch is exported
@@ -177,7 +177,7 @@ def test_a_message_is_reported_failed_when_one_of_its_invalid_elements_cannot_be
 
     # given an array with invalid elements 1 and 2, of which the rejects queue takes only the first
     elements = [profile_event("p1"), invalid("b"), invalid("c")]
-    messages = [Message("m1", json.dumps(elements)), Message("m2", json.dumps([invalid("d")]))]
+    messages = [("m1", json.dumps(elements)), ("m2", json.dumps([invalid("d")]))]
     sqs = RefusesSecondReject()
 
     # when the batch is exported
@@ -191,8 +191,8 @@ def test_a_message_is_reported_failed_when_one_of_its_invalid_elements_cannot_be
 
 def test_without_a_rejects_queue_a_message_holding_an_invalid_element_is_reported_failed(example_config):
     messages = [
-        Message("m1", json.dumps([profile_event("p1"), invalid("b")])),
-        Message("m2", body(profile_event("p2"))),
+        ("m1", json.dumps([profile_event("p1"), invalid("b")])),
+        ("m2", body(profile_event("p2"))),
     ]
 
     report, kinesis = run(example_config, messages)
@@ -213,7 +213,7 @@ def test_without_a_rejects_queue_a_message_holding_an_invalid_element_is_reporte
 def test_an_empty_or_unreadable_array_is_parked_whole_as_one_event(example_config, raw, code, reason):
     sqs = FakeSqs()
 
-    report, kinesis = run(example_config, [Message("m1", raw)], sqs=sqs)
+    report, kinesis = run(example_config, [("m1", raw)], sqs=sqs)
 
     [parked] = sqs.sent
     assert parked["MessageBody"] == raw and "sourceIndex" not in parked["MessageAttributes"]
@@ -228,7 +228,7 @@ def test_nested_arrays_and_elements_that_are_not_objects_are_parked_each_and_nev
     elements = [[profile_event("p0")], "event", profile_event("p2"), None]
     sqs = FakeSqs()
 
-    report, kinesis = run(example_config, [Message("m1", json.dumps(elements))], sqs=sqs)
+    report, kinesis = run(example_config, [("m1", json.dumps(elements))], sqs=sqs)
 
     assert [key for key, _ in kinesis.stream] == ["p2"]
     assert [e["MessageAttributes"]["errorReason"]["StringValue"] for e in sqs.sent] == [
@@ -244,7 +244,7 @@ def test_filtered_elements_are_counted_one_by_one(example_config):
     unmapped = profile_event("p1")
     unmapped["segmentMembership"]["ups"] = {}
 
-    report, kinesis = run(example_config, [Message("m1", json.dumps([unmapped, unmapped, profile_event("p2")]))])
+    report, kinesis = run(example_config, [("m1", json.dumps([unmapped, unmapped, profile_event("p2")]))])
 
     assert (report.received, report.filtered, report.exported, report.failed_message_ids) == (3, 2, 1, [])
     assert [key for key, _ in kinesis.stream] == ["p2"]
