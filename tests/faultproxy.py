@@ -1,8 +1,11 @@
 """A fault-injecting HTTP proxy in front of moto's server, for Kinesis PutRecords.
 
-Every PutRecords call waits `latency` seconds first, as if the service were that far away.
-Every request is recorded (`requests`: action, access key it was signed with, body), and an
-action named in `denied` is answered AccessDenied, as IAM would, in the protocol's own format.
+Every PutRecords call waits `latency` seconds first, as if the service were that far away, and
+`answer_latency` seconds after moto wrote its records, before answering (a late answer: the
+records are on the stream, the writer does not know it yet). An action named in `delays` waits
+that long before it is forwarded (a slow SQS, say). Every request is recorded (`requests`:
+action, access key it was signed with, body), and an action named in `denied` is answered
+AccessDenied, as IAM would, in the protocol's own format.
 
 Requests pass through unchanged unless the test's `fault` function, asked once per
 PutRecords call, says otherwise:
@@ -10,7 +13,9 @@ PutRecords call, says otherwise:
   AWS (a failed entry is not on the stream); the others are written by moto;
 - CallFault: the whole call is answered with that HTTP status and error, nothing written;
 - Disconnect: the connection is closed without an answer, nothing written;
-- DropAfterWrite: moto writes the records, then the connection is closed without an answer.
+- DropAfterWrite: moto writes the records, then the connection is closed without an answer;
+- Drip: moto writes the records, then the answer comes one byte every `interval` seconds, so
+  that no single read waits long enough for a read timeout.
 """
 
 from __future__ import annotations
@@ -53,7 +58,14 @@ class GarbledAnswer:
     """The records are written, then a 200 arrives whose body is cut short."""
 
 
-Fault = EntryFaults | CallFault | Disconnect | DropAfterWrite | GarbledAnswer | None
+@dataclass(frozen=True)
+class Drip:
+    """The records are written, then the answer trickles in a byte at a time."""
+
+    interval: float = 0.2
+
+
+Fault = EntryFaults | CallFault | Disconnect | DropAfterWrite | GarbledAnswer | Drip | None
 
 
 @dataclass
@@ -61,6 +73,8 @@ class FaultProxy:
     upstream: str
     fault: Callable[[int, list[dict[str, Any]]], Fault] = lambda call, entries: None
     latency: float = 0.0
+    answer_latency: float = 0.0
+    delays: dict[str, float] = field(default_factory=dict)
     denied: set[str] = field(default_factory=set)
     requests: list[tuple[str, str, bytes]] = field(default_factory=list)
     put_records_calls: int = 0
@@ -68,11 +82,13 @@ class FaultProxy:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self.stopped = threading.Event()
         proxy = self
         upstream = urlsplit(self.upstream)
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go as two writes: no 40 ms wait for an ACK between
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -86,6 +102,7 @@ class FaultProxy:
                 if action in proxy.denied:
                     self._deny(action, json_protocol=bool(target))
                     return
+                time.sleep(proxy.delays.get(action, 0.0))
                 fault: Fault = None
                 request: dict[str, Any] = {}
                 if self.headers.get("X-Amz-Target", "").endswith(".PutRecords"):
@@ -103,6 +120,10 @@ class FaultProxy:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
+                if isinstance(fault, Drip):
+                    status, answer = self._forward(body)
+                    self._answer(status, answer, drip=fault.interval)
+                    return
                 if isinstance(fault, GarbledAnswer):
                     status, answer = self._forward(body)
                     self._answer(status, answer[: len(answer) // 2])
@@ -114,6 +135,8 @@ class FaultProxy:
                     self._put_some(request, fault.codes)
                     return
                 status, answer = self._forward(body)
+                if request:
+                    time.sleep(proxy.answer_latency)
                 self._answer(status, answer)
 
             def _put_some(self, request: dict[str, Any], codes: dict[int, str]) -> None:
@@ -154,12 +177,22 @@ class FaultProxy:
                     )
                     self._answer(403, error.encode(), "text/xml")
 
-            def _answer(self, status: int, body: bytes, content_type: str = "application/x-amz-json-1.1") -> None:
+            def _answer(
+                self, status: int, body: bytes, content_type: str = "application/x-amz-json-1.1", drip: float = 0.0
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not drip:
+                    self.wfile.write(body)
+                    return
+                for byte in range(len(body)):
+                    if proxy.stopped.is_set():
+                        return
+                    self.wfile.write(body[byte : byte + 1])
+                    self.wfile.flush()
+                    time.sleep(drip)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -175,5 +208,6 @@ class FaultProxy:
         return self
 
     def stop(self) -> None:
+        self.stopped.set()
         self._server.shutdown()
         self._server.server_close()

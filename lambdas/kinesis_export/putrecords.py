@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from binascii import b2a_base64
 from collections.abc import Sequence
 from json.encoder import encode_basestring_ascii as _json_string  # a str as a JSON string, quotes included
@@ -59,6 +60,9 @@ class PutRecordsClient:
             proxies=get_environ_proxies(self._url),
             timeout=(connect_timeout, read_timeout),  # type: ignore[arg-type]
             max_pool_connections=connections,
+            # As botocore's clients do: the request's headers and body go out as two writes, and without
+            # TCP_NODELAY the body waits for the peer's delayed ACK of the headers (40 ms a call on Linux).
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
 
     def put_records(self, stream_name: str, records: Sequence[Record]) -> dict[str, Any]:
