@@ -121,6 +121,7 @@ class Exporter(Construct):
             tracing=config.function.tracing,
             environment={
                 "REJECTS_QUEUE_URL": self.rejects_queue.queue_url,
+                "INGEST_QUEUE_URL": self.ingest_queue.queue_url,
                 **({"IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name} if idempotency_table else {}),
             },
         )
@@ -208,6 +209,10 @@ class Exporter(Construct):
                 sid="ConsumeIngestQueue",
                 actions=["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
                 resources=[self.ingest_queue.queue_arn],
+            ),
+            # The unfinished rest of a message too long for one invocation goes back as a new message.
+            iam.PolicyStatement(
+                sid="ContinueLongMessages", actions=["sqs:SendMessage"], resources=[self.ingest_queue.queue_arn]
             ),
             write_logs(self.log_group),
         ]

@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .deadline import Deadline
 from .pipeline import prepare
 from .records import RecordPlan
-from .writer import Deadline, KinesisWriter
+from .writer import KinesisWriter
 
 BATCH_LINES = 500  # one full PutRecords call
 # Kinesis write capacity: per provisioned shard, and an on-demand stream's starting capacity.

@@ -365,6 +365,8 @@ class Settings:
 
     destination_config_file: Path
     rejects_queue_url: str | None = None
+    # The ingest queue itself: the rest of a message not finished in one invocation is sent back there.
+    ingest_queue_url: str | None = None
     # Set by the stack when the config enables idempotency.
     idempotency_table_name: str | None = None
     region: str | None = None
@@ -391,6 +393,7 @@ class Settings:
         settings = cls(
             destination_config_file=Path(config_file),
             rejects_queue_url=environ.get("REJECTS_QUEUE_URL") or None,
+            ingest_queue_url=environ.get("INGEST_QUEUE_URL") or None,
             idempotency_table_name=environ.get("IDEMPOTENCY_TABLE_NAME") or None,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
             writer_concurrency=positive_int("WRITER_CONCURRENCY", cls.writer_concurrency),

@@ -12,13 +12,12 @@ idempotency does not pay for it at cold start.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .writer import Deadline
+from .deadline import Calls, Deadline, Late
 
 # DynamoDB requests run this many at a time: one request per event, so a 500-message batch
 # would otherwise wait for 500 round trips in a row.
@@ -42,7 +41,7 @@ class EventLedger:
 
         self._persistence = persistence
         self._already_exists = IdempotencyItemAlreadyExistsError
-        self._concurrency = concurrency
+        self._calls = Calls(concurrency, "idempotency")
 
     def claim(self, event_ids: Sequence[str], deadline: Deadline) -> Claims:
         """Mark each event in progress; an eventId in progress or completed elsewhere is a duplicate.
@@ -63,8 +62,10 @@ class EventLedger:
             return None
 
         claims = Claims()
-        for index, outcome in enumerate(self._map(claim_one, event_ids)):
-            if outcome is None:
+        for index, outcome in enumerate(self._calls.run(claim_one, event_ids, deadline)):
+            if isinstance(outcome, Late):
+                claims.failed[index] = f"the idempotency table: {outcome.reason}"
+            elif outcome is None:
                 claims.claimed.append(index)
             elif outcome == "":
                 claims.duplicates.append(index)
@@ -72,11 +73,12 @@ class EventLedger:
                 claims.failed[index] = outcome
         return claims
 
-    def settle(self, written: Sequence[str], failed: Sequence[str]) -> int:
+    def settle(self, written: Sequence[str], failed: Sequence[str], deadline: Deadline) -> int:
         """Mark written events completed and forget failed ones; returns how many store requests failed.
 
-        A failed request is not the message's failure: the record is on the stream (or not) either
-        way. An item left in progress lapses with the invocation's time, so a retry still writes.
+        A failed request (or one with no answer by the deadline) is not the message's failure: the
+        record is on the stream (or not) either way. An item left in progress lapses with the
+        invocation's time, so a retry still writes.
         """
 
         def complete(event_id: str) -> bool:
@@ -85,7 +87,9 @@ class EventLedger:
         def forget(event_id: str) -> bool:
             return self._attempt(self._persistence.delete_record, {"eventId": event_id}, RuntimeError("not written"))
 
-        return list(self._map(complete, written)).count(False) + list(self._map(forget, failed)).count(False)
+        requests = [(complete, event_id) for event_id in written] + [(forget, event_id) for event_id in failed]
+        outcomes = self._calls.run(lambda request: request[0](request[1]), requests, deadline)
+        return sum(outcome is not True for outcome in outcomes)
 
     @staticmethod
     def _attempt(call: Any, data: dict[str, str], argument: Any) -> bool:
@@ -94,12 +98,6 @@ class EventLedger:
         except (ClientError, BotoCoreError):
             return False
         return True
-
-    def _map(self, function: Any, items: Sequence[str]) -> list[Any]:
-        if len(items) <= 1:
-            return [function(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(self._concurrency, len(items))) as pool:
-            return list(pool.map(function, items))
 
 
 def dynamodb_ledger(

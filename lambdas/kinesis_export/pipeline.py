@@ -13,10 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .deadline import Deadline
 from .events import InvalidInput, SegmentEvent, is_array, parse_array, parse_element, parse_event
+from .queues import Outgoing, Queue
 from .records import NO_CONSENT, Record, RecordPlan, Skip
 from .rejects import Rejection, RejectsQueue, element_body
-from .writer import Deadline, KinesisWriter
+from .writer import KinesisWriter
 
 if TYPE_CHECKING:
     from .idempotency import EventLedger
@@ -25,6 +27,11 @@ if TYPE_CHECKING:
 # An SQS message as the pipeline takes it: (message id, body). A plain tuple, made once per message,
 # costs a third of a NamedTuple.
 Message = tuple[str, str]
+
+# Time kept back from the writer, when some messages hold arrays, to send their unfinished rest
+# back to the ingest queue (one SendMessageBatch round trip; a rest not sent in time is no loss:
+# its message is redelivered whole).
+CONTINUATION_SECONDS = 1.0
 
 
 @dataclass
@@ -48,6 +55,7 @@ class BatchReport:
     rejections: list[Rejection] = field(default_factory=list)
     put_records_calls: int = 0
     put_records_retries: int = 0
+    continued: int = 0  # messages acknowledged once the rest of their events went back to the ingest queue
 
     @property
     def failed(self) -> int:
@@ -69,6 +77,7 @@ class Prepared:
     without_consent: int = 0
     rejected: list[tuple[Any, InvalidInput]] = field(default_factory=list)
     rejected_elements: dict[tuple[Any, int], Any] = field(default_factory=dict)  # by source, as decoded
+    arrays: dict[Any, list[Any]] = field(default_factory=dict)  # a body holding an array: its elements, decoded
 
     @property
     def received(self) -> int:
@@ -111,6 +120,7 @@ def _prepare_elements(prepared: Prepared, source: Any, body: str, plan: RecordPl
     except InvalidInput as error:
         prepared.rejected.append((source, error))
         return
+    prepared.arrays[source] = elements
     for index, element in enumerate(elements):
         try:
             parsed = parse_element(element)
@@ -139,57 +149,83 @@ def export_batch(
     rejects: RejectsQueue | None,
     deadline: Deadline,
     ledger: EventLedger | None = None,
+    ingest: Queue | None = None,
 ) -> BatchReport:
     """Export a batch; a message is acknowledged only once each of its events is written, filtered or
-    parked as a reject (or, with a ledger, found to be a duplicate of an event already written)."""
+    parked as a reject (or, with a ledger, found to be a duplicate of an event already written), or
+    once the rest of it is sent back to the ingest queue as a new message (see `_continue`).
+
+    Every call to AWS is bounded by the deadline as a total, so this returns before it.
+    """
     prepared = prepare(messages, plan, arrays=True)  # a message is a (source, body) pair
     report = BatchReport(
         received=prepared.received,
         filtered=prepared.filtered,
         without_consent=prepared.without_consent,
     )
+    unfinished: dict[str, set[int | None]] = {}  # message id -> its events not done (None: the whole body)
+
+    def fail(source: Any, reason: str) -> None:
+        message_id, index = _origin(source)
+        report.failures.setdefault(message_id, reason if index is None else f"[{index}] {reason}")
+        unfinished.setdefault(message_id, set()).add(index)
+
     bodies = dict(messages) if prepared.rejected else {}
     for source, error in prepared.rejected:
         message_id, index = _origin(source)
         body = bodies[message_id] if index is None else element_body(prepared.rejected_elements[source])
         report.rejections.append(Rejection(message_id, body, error.code, error.reason, index))
 
-    # Park rejects first: it is quick, and leaves the writer all the time that remains. The valid
-    # events of a message failed here are written all the same: held back, they would let later
-    # records of their partition keys overtake them; the redelivery writes them again.
-    if report.rejections:
-        if rejects is None:
-            unparked = report.rejections
-            why = "invalid input, and no rejects queue is configured (REJECTS_QUEUE_URL)"
-        else:
-            unparked = rejects.send(report.rejections)
-            why = "invalid input, and the rejects queue did not take it"
-        for rejection in unparked:
-            _fail(report, (rejection.message_id, rejection.index), f"{why}: {rejection.code}")
-        report.rejected = len(report.rejections) - len(unparked)
+    # Rejects are parked while the writer writes: a slow rejects queue must not hold back valid events.
+    # The valid events of a message failed there are written all the same: held back, they would let
+    # later records of their partition keys overtake them; the redelivery writes them again.
+    parking = rejects.start(report.rejections) if rejects is not None and report.rejections else None
+    if rejects is None:
+        for rejection in report.rejections:
+            fail(
+                (rejection.message_id, rejection.index),
+                f"invalid input, and no rejects queue is configured (REJECTS_QUEUE_URL): {rejection.code}",
+            )
+
+    # With messages that may be continued, the writer stops in time for their rest to be sent.
+    continuing = ingest is not None and bool(prepared.arrays)
+    write_deadline = deadline.earlier(CONTINUATION_SECONDS) if continuing else deadline
 
     # Which records to write, by index in prepared.records: all of them, or those the ledger claimed.
     to_write = list(range(len(prepared.records)))
     if ledger is not None:
-        claims = ledger.claim(prepared.event_ids, deadline)
+        claims = ledger.claim(prepared.event_ids, write_deadline)
         to_write = claims.claimed
         report.duplicates = len(claims.duplicates)
         for record, reason in claims.failed.items():
-            _fail(report, _origin(prepared.sources[record]), reason)
+            fail(prepared.sources[record], reason)
 
-    written = writer.write([prepared.records[i] for i in to_write], deadline)
+    written = writer.write([prepared.records[i] for i in to_write], write_deadline)
     report.put_records_calls = written.calls
     report.put_records_retries = written.retried
     report.exported = len(to_write) - len(written.failed)
     for position, reason in written.failed.items():
-        _fail(report, _origin(prepared.sources[to_write[position]]), reason)
+        fail(prepared.sources[to_write[position]], reason)
+
+    if parking is not None:
+        unparked = parking.unparked(write_deadline)
+        for rejection in unparked:
+            fail(
+                (rejection.message_id, rejection.index),
+                f"invalid input, and the rejects queue did not take it: {rejection.code}",
+            )
+        report.rejected = len(report.rejections) - len(unparked)
 
     if ledger is not None:
         ids = [prepared.event_ids[i] for i in to_write]
         report.idempotency_errors = ledger.settle(
             written=[event_id for position, event_id in enumerate(ids) if position not in written.failed],
             failed=[ids[position] for position in written.failed],
+            deadline=write_deadline,
         )
+
+    if ingest is not None and continuing and report.failures:
+        _continue(report, prepared.arrays, unfinished, ingest, deadline)
 
     # Report failures in the batch's own order.
     if report.failures:
@@ -197,12 +233,40 @@ def export_batch(
     return report
 
 
+def _continue(
+    report: BatchReport,
+    arrays: dict[Any, list[Any]],
+    unfinished: dict[str, set[int | None]],
+    ingest: Queue,
+    deadline: Deadline,
+) -> None:
+    """Send the unfinished events of partly done array messages back to the ingest queue, as new messages.
+
+    A message of many events of one profile is written one event per PutRecords round trip (per-key
+    order), so it may not finish in one invocation. Redelivered whole, it would write its head again
+    every time and might never finish; its rest, sent as a new message (its events in their order)
+    and the original acknowledged, makes progress with every delivery. Only a message that made
+    progress is continued: one whose every event failed is redelivered as it is, and so still ends
+    in the dead-letter queue after maxReceiveCount deliveries if it never can be written.
+    """
+    rests: list[tuple[str, Outgoing]] = []
+    for message_id, indexes in unfinished.items():
+        elements = arrays.get(message_id)
+        rest = sorted(index for index in indexes if index is not None)
+        if elements is None or len(rest) != len(indexes) or len(rest) >= len(elements):
+            continue
+        body = "[" + ",".join(element_body(elements[index]) for index in rest) + "]"
+        attributes: dict[str, Any] = {"continuesMessageId": {"DataType": "String", "StringValue": message_id}}
+        rests.append((message_id, Outgoing(body, attributes)))
+    if not rests:
+        return
+    unsent = set(ingest.send([outgoing for _, outgoing in rests], deadline))
+    for position, (message_id, _) in enumerate(rests):
+        if position not in unsent:
+            del report.failures[message_id]
+            report.continued += 1
+
+
 def _origin(source: Any) -> tuple[str, int | None]:
     """The message id of an event's source, and its index in the message's array (None for a whole body)."""
     return source if isinstance(source, tuple) else (source, None)
-
-
-def _fail(report: BatchReport, origin: tuple[str, int | None], reason: str) -> None:
-    """Report an event's message failed; the reason given is its first failed event's, with that event's index."""
-    message_id, index = origin
-    report.failures.setdefault(message_id, reason if index is None else f"[{index}] {reason}")

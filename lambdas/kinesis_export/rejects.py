@@ -7,24 +7,17 @@ own JSON text, with its index in the array beside the source message's id.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic_core import to_json
 
-from .batching import batches
+from .deadline import Deadline
+from .queues import Outgoing, Queue, Sending
 
 if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef, SendMessageBatchRequestEntryTypeDef
-
-# SendMessageBatch limits: 10 entries; 256 KiB in all keeps us within every queue's size limit.
-MAX_ENTRIES_PER_CALL = 10
-MAX_BYTES_PER_CALL = 256 * 1024
-_ATTRIBUTE_BYTES = 1024  # room kept for the message attributes of one entry
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,34 +30,28 @@ class Rejection:
 
 
 class RejectsQueue:
-    """Takes an SQS client, or a function that makes one on first use: most batches hold no
-    reject, and a client that is never needed costs the cold start its service model."""
+    """Parks rejections in the rejects queue, while the writer writes the batch's valid events:
+    a slow rejects queue holds back only the messages it parks."""
 
-    def __init__(self, client: SQSClient | Callable[[], SQSClient], queue_url: str) -> None:
-        self._client_or_factory = client
-        self._queue_url = queue_url
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
 
-    @cached_property
-    def _client(self) -> SQSClient:
-        given = self._client_or_factory
-        return given() if callable(given) else given
+    def start(self, rejections: Sequence[Rejection]) -> Parking:
+        """Start parking; `Parking.unparked` tells, within a deadline, which rejections could not be parked."""
+        return Parking(rejections, self._queue.start([Outgoing(r.body, _attributes(r)) for r in rejections]))
 
-    def send(self, rejections: Sequence[Rejection]) -> list[Rejection]:
-        """Park rejections; returns those that could not be parked (their messages to be retried, not lost)."""
-        unsent: list[Rejection] = []
-        for batch in batches(rejections, _entry_size, MAX_ENTRIES_PER_CALL, MAX_BYTES_PER_CALL):
-            entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                {"Id": str(n), "MessageBody": rejection.body, "MessageAttributes": _attributes(rejection)}
-                for n, rejection in enumerate(batch)
-            ]
-            try:
-                response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
-            except (ClientError, BotoCoreError):
-                unsent.extend(batch)
-                continue
-            sent = {entry["Id"] for entry in response.get("Successful", [])}
-            unsent.extend(rejection for n, rejection in enumerate(batch) if str(n) not in sent)
-        return unsent
+    def send(self, rejections: Sequence[Rejection], deadline: Deadline) -> list[Rejection]:
+        """Park rejections; those not parked by the deadline (their messages to be retried, not lost)."""
+        return self.start(rejections).unparked(deadline)
+
+
+@dataclass
+class Parking:
+    rejections: Sequence[Rejection]
+    sending: Sending
+
+    def unparked(self, deadline: Deadline) -> list[Rejection]:
+        return [self.rejections[n] for n in self.sending.unsent(deadline)]
 
 
 def _attributes(rejection: Rejection) -> dict[str, MessageAttributeValueTypeDef]:
@@ -91,7 +78,3 @@ def element_body(element: Any) -> str:
     """
     text = to_json(element).decode()
     return _REFUSED_BY_SQS.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
-
-
-def _entry_size(rejection: Rejection) -> int:
-    return len(rejection.body.encode("utf-8")) + _ATTRIBUTE_BYTES

@@ -12,7 +12,6 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,6 +19,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from .batching import batches
+from .deadline import NOT_STARTED, Calls, Deadline, Late
 from .records import Record
 
 # PutRecords limits: 500 entries and 5 MiB (data plus partition keys) per call.
@@ -51,23 +51,6 @@ class PutRecordsAPI(Protocol):
     """
 
     def put_records(self, stream_name: str, records: Sequence[Record]) -> Mapping[str, Any]: ...
-
-
-@dataclass
-class Deadline:
-    """The time left to retry, from a clock of remaining seconds (Lambda's context, or a test's)."""
-
-    remaining: Callable[[], float]
-
-    @classmethod
-    def after(cls, seconds: float) -> Deadline:
-        end = time.monotonic() + seconds
-        return cls(lambda: end - time.monotonic())
-
-    @classmethod
-    def of_invocation(cls, context: Any, margin_ms: int) -> Deadline:
-        """The Lambda invocation's remaining time, less a margin kept for answering."""
-        return cls(lambda: (context.get_remaining_time_in_millis() - margin_ms) / 1000)
 
 
 @dataclass
@@ -107,12 +90,11 @@ class KinesisWriter:
     ) -> None:
         self._client = client
         self._stream_name = stream_name
-        self._concurrency = concurrency
         # Backoff between retry rounds: full jitter up to base_delay * 2**round, at most max_delay.
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._sleep = sleep
-        self._pool: ThreadPoolExecutor | None = None
+        self._calls = Calls(concurrency, "put-records")
 
     def write(self, records: Sequence[Record], deadline: Deadline) -> WriteResult:
         result = WriteResult()
@@ -138,7 +120,7 @@ class KinesisWriter:
             if deadline.remaining() <= 0:
                 self._give_up(heads, behind, result, last_error)
                 break
-            unwritten = self._send_round(records, sizes, heads, result)
+            unwritten = self._send_round(records, sizes, heads, result, deadline)
             # Next round: the next record of each key whose head is now on the stream, and the retries.
             if behind:
                 heads = [
@@ -184,18 +166,22 @@ class KinesisWriter:
                 result.failed[index] = reason
 
     def _send_round(
-        self, records: Sequence[Record], sizes: list[int], heads: list[int], result: WriteResult
+        self, records: Sequence[Record], sizes: list[int], heads: list[int], result: WriteResult, deadline: Deadline
     ) -> dict[int, _Unwritten]:
-        """One call per chunk of the heads; the records that are not on the stream after it, and why."""
+        """One call per chunk of the heads, all within the deadline; the records not on the stream after it, and why.
+
+        A call with no answer by the deadline fails its records for good: the deadline is past.
+        """
         chunks = list(batches(heads, sizes.__getitem__, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL))
-        result.calls += len(chunks)
-        if len(chunks) == 1 or self._concurrency == 1:
-            per_chunk = [self._put(records, chunk) for chunk in chunks]
-        else:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self._concurrency, thread_name_prefix="put-records")
-            per_chunk = list(self._pool.map(lambda chunk: self._put(records, chunk), chunks))
-        return {index: outcome for unwritten in per_chunk for index, outcome in unwritten.items()}
+        answers = self._calls.run(lambda chunk: self._put(records, chunk), chunks, deadline)
+        unwritten: dict[int, _Unwritten] = {}
+        for chunk, answer in zip(chunks, answers, strict=True):
+            if isinstance(answer, Late):
+                unwritten.update(dict.fromkeys(chunk, _Fail(answer.reason)))
+            else:
+                unwritten.update(answer)
+        result.calls += sum(answer is not NOT_STARTED for answer in answers)
+        return unwritten
 
     def _put(self, records: Sequence[Record], chunk: list[int]) -> dict[int, _Unwritten]:
         """One PutRecords call, and its records not on the stream after it.
@@ -212,6 +198,8 @@ class KinesisWriter:
             return dict.fromkeys(chunk, outcome)
         except (BotocoreConnectionError, HTTPClientError) as error:
             return dict.fromkeys(chunk, _Retry(f"connection error: {error}"))
+        except Exception as error:  # no credentials, a secret of the wrong shape, ...: not worth a retry
+            return dict.fromkeys(chunk, _Fail(f"{type(error).__name__}: {error}"))
 
         answered = response.get("Records", [])
         if len(answered) != len(chunk):

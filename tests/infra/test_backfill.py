@@ -266,9 +266,10 @@ def test_worker_is_the_exporters_package_runtime_and_settings_with_the_backfill_
             assert worker["Properties"][same] == exporter["Properties"][same], f"{name}: {same}"
         assert worker["Properties"].get("TracingConfig") == exporter["Properties"].get("TracingConfig"), name
         assert worker["Metadata"]["aws:asset:path"] == exporter["Metadata"]["aws:asset:path"], name
-        # the exporter's variables, but for the rejects queue: the worker reports rejects in its result
+        # the exporter's variables, but for the queues: the worker reports rejects in its result, and its
+        # items are lines of a file, not messages to continue
         variables = dict(exporter["Properties"]["Environment"]["Variables"])
-        del variables["REJECTS_QUEUE_URL"]
+        del variables["REJECTS_QUEUE_URL"], variables["INGEST_QUEUE_URL"]
         assert worker["Properties"]["Environment"]["Variables"] == variables, name
         assert worker["Properties"]["LoggingConfig"] == {
             "LogFormat": "JSON",

@@ -114,6 +114,7 @@ def test_function_is_arm64_python_with_the_pinned_powertools_layer(example: Asse
     assert function["Environment"]["Variables"] == {
         "DESTINATION_CONFIG_FILE": "destination.json",
         "REJECTS_QUEUE_URL": ref(template, "Exporter/RejectsQueue"),
+        "INGEST_QUEUE_URL": ref(template, "Exporter/IngestQueue"),
         "POWERTOOLS_METRICS_NAMESPACE": "KinesisExport",
         # The stream's regional endpoint in the deploying partition: the writer needs no client to find it.
         "AWS_ENDPOINT_URL_KINESIS": {

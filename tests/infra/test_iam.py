@@ -64,6 +64,12 @@ def _queue_and_log_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
             "Resource": arn(template, "Exporter/IngestQueue"),
         },
         {
+            "Sid": "ContinueLongMessages",
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": arn(template, "Exporter/IngestQueue"),
+        },
+        {
             "Sid": "WriteLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],

@@ -54,12 +54,14 @@ def start_pipeline(
 ) -> Callable[..., Pipeline]:
     """Create a stream and queues with unique names, then import the handler as a cold start would.
 
-    The function's Kinesis, STS and Secrets Manager traffic goes through the fault proxy;
-    SQS, and the test's own calls (made before the switch or with explicit endpoints), go
-    straight to moto.
+    The function's Kinesis, STS and Secrets Manager traffic goes through the fault proxy (and
+    its SQS traffic, with `sqs_via_proxy`); the test's own calls (made before the switch or with
+    explicit endpoints) go straight to moto.
     """
 
-    def start(*, shards: int = 2, rejects_queue: bool = True, **config_changes: Any) -> Pipeline:
+    def start(
+        *, shards: int = 2, rejects_queue: bool = True, sqs_via_proxy: bool = False, **config_changes: Any
+    ) -> Pipeline:
         suffix = uuid.uuid4().hex[:8]
         for name, value in {**LOCAL_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
             monkeypatch.setenv(name, value)
@@ -78,8 +80,9 @@ def start_pipeline(
         config_file.write_text(json.dumps(config))
         monkeypatch.setenv("DESTINATION_CONFIG_FILE", str(config_file))
         # The function's Kinesis, STS and Secrets Manager calls go through the proxy, which records them.
-        for service in ("KINESIS", "STS", "SECRETS_MANAGER"):
+        for service in ("KINESIS", "STS", "SECRETS_MANAGER", *(("SQS",) if sqs_via_proxy else ())):
             monkeypatch.setenv(f"AWS_ENDPOINT_URL_{service}", fault_proxy.url)
+        monkeypatch.setenv("INGEST_QUEUE_URL", ingest_url)
         if rejects_url:
             monkeypatch.setenv("REJECTS_QUEUE_URL", rejects_url)
         else:

@@ -12,8 +12,9 @@ from kinesis_export.backfill import (
     export_items,
     numbered_batches,
 )
+from kinesis_export.deadline import Deadline
 from kinesis_export.records import RecordPlan
-from kinesis_export.writer import Deadline, KinesisWriter
+from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis
 from tests.support import profile_event
 

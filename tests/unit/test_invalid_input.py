@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kinesis_export.deadline import Deadline
 from kinesis_export.events import InvalidInput, parse_element, parse_event
 from kinesis_export.pipeline import export_batch, prepare
 from kinesis_export.records import Record, RecordPlan, Skip
-from kinesis_export.writer import Deadline, KinesisWriter
+from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis
 from tests.support import HIGH_PROPENSITY, body, profile_event
 

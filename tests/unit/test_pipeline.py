@@ -6,10 +6,12 @@ import json
 
 import pytest
 
+from kinesis_export.deadline import Deadline
 from kinesis_export.pipeline import export_batch
+from kinesis_export.queues import Queue
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
-from kinesis_export.writer import Deadline, KinesisWriter
+from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis, FakeSqs
 from tests.support import body, profile_event
 
@@ -19,7 +21,7 @@ NO_IDENTITY = json.dumps({"eventId": "x", "identityMap": {}, "segmentMembership"
 
 def run(example_config, messages, kinesis=None, sqs=None):
     kinesis = kinesis or FakeKinesis()
-    rejects = RejectsQueue(sqs, "https://sqs.local/rejects") if sqs is not None else None
+    rejects = RejectsQueue(Queue(sqs, "https://sqs.local/rejects")) if sqs is not None else None
     writer = KinesisWriter(kinesis, example_config.stream.name, sleep=lambda _: None)
     return export_batch(messages, RecordPlan(example_config), writer, rejects, Deadline.after(30)), kinesis
 

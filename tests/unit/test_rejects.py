@@ -1,8 +1,11 @@
 import json
 import re
+import threading
 
 import pytest
 
+from kinesis_export.deadline import Deadline
+from kinesis_export.queues import Queue
 from kinesis_export.rejects import Rejection, RejectsQueue, element_body
 from tests.fakes import FakeSqs
 
@@ -22,11 +25,11 @@ def test_rejects_are_sent_ten_at_a_time_within_256_kib():
     small = [Rejection(f"m{n}", "x", "INVALID_JSON", "body is not JSON") for n in range(25)]
     large = [Rejection(f"big{n}", "y" * 100_000, "INVALID_EVENT", "eventId: required") for n in range(3)]
 
-    unsent = RejectsQueue(sqs, "https://sqs.local/rejects").send(small + large)
+    unsent = RejectsQueue(Queue(sqs, "https://sqs.local/rejects")).send(small + large, Deadline.after(5))
 
     assert unsent == []
-    assert sqs.calls == [10, 10, 7, 1]
-    assert [e["MessageBody"] for e in sqs.sent] == [r.body for r in small + large]
+    assert sorted(sqs.calls) == [1, 7, 10, 10]
+    assert sorted(e["MessageBody"] for e in sqs.sent) == sorted(r.body for r in small + large)
 
 
 def test_an_elements_reject_carries_its_index_and_a_whole_bodys_does_not():
@@ -34,9 +37,10 @@ def test_an_elements_reject_carries_its_index_and_a_whole_bodys_does_not():
     element = Rejection("m1", "42", "INVALID_EVENT", "[3] must be a JSON object", index=3)
     whole = Rejection("m2", "not json", "INVALID_JSON", "body is not JSON")
 
-    RejectsQueue(sqs, "https://sqs.local/rejects").send([element, whole])
+    RejectsQueue(Queue(sqs, "https://sqs.local/rejects")).send([element, whole], Deadline.after(5))
 
-    first, second = (entry["MessageAttributes"] for entry in sqs.sent)
+    by_id = {entry["MessageAttributes"]["sourceMessageId"]["StringValue"]: entry for entry in sqs.sent}
+    first, second = (by_id[message_id]["MessageAttributes"] for message_id in ("m1", "m2"))
     assert first["sourceIndex"] == {"DataType": "Number", "StringValue": "3"}
     assert first["sourceMessageId"]["StringValue"] == "m1"
     assert "sourceIndex" not in second
@@ -45,8 +49,8 @@ def test_an_elements_reject_carries_its_index_and_a_whole_bodys_does_not():
 def test_the_rejections_the_queue_did_not_take_are_returned():
     rejections = [Rejection("m1", "a", "INVALID_EVENT", "[0] x", 0), Rejection("m2", "b", "INVALID_EVENT", "y")]
 
-    refused = RejectsQueue(FakeSqs(refuse=frozenset({"m1"})), "q").send(rejections)
-    down = RejectsQueue(FakeSqs(down=True), "q").send(rejections)
+    refused = RejectsQueue(Queue(FakeSqs(refuse=frozenset({"m1"})), "q")).send(rejections, Deadline.after(5))
+    down = RejectsQueue(Queue(FakeSqs(down=True), "q")).send(rejections, Deadline.after(5))
 
     assert refused == rejections[:1]
     assert down == rejections
@@ -69,3 +73,29 @@ def test_an_elements_body_is_its_own_json_in_characters_sqs_takes(element):
 
     assert json.loads(text) == element
     assert SQS_BODY.fullmatch(text)
+
+
+class StalledSqs(FakeSqs):
+    """A rejects queue that does not answer until released (or 10 s have passed)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def send_message_batch(self, **kwargs):
+        self.release.wait(timeout=10)
+        return super().send_message_batch(**kwargs)
+
+
+def test_rejects_the_queue_has_not_taken_by_the_deadline_are_returned_unparked():
+    sqs = StalledSqs()
+    rejections = [Rejection(f"m{n}", "x", "INVALID_JSON", "body is not JSON") for n in range(45)]
+
+    try:
+        unparked = RejectsQueue(Queue(sqs, "q", concurrency=2)).send(rejections, Deadline.after(0.2))
+        sent_by_then = list(sqs.sent)
+    finally:
+        sqs.release.set()
+
+    assert sorted(r.message_id for r in unparked) == sorted(r.message_id for r in rejections)
+    assert sent_by_then == []

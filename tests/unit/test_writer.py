@@ -7,8 +7,9 @@ from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
+from kinesis_export.deadline import Deadline
 from kinesis_export.records import Record
-from kinesis_export.writer import Deadline, KinesisWriter
+from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis, client_error
 
 

@@ -17,8 +17,8 @@ from kinesis_export import runtime
 from kinesis_export.backfill import export_items
 from kinesis_export.config import Settings, load_config
 from kinesis_export.credentials import stream_writer
+from kinesis_export.deadline import Deadline
 from kinesis_export.records import RecordPlan
-from kinesis_export.writer import Deadline
 
 settings = Settings.from_environ(os.environ)
 config = load_config(settings.destination_config_file)

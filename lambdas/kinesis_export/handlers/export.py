@@ -8,7 +8,8 @@ message is taken), and the clients, the record plan and the writer are built.
 from __future__ import annotations
 
 import os
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -19,11 +20,15 @@ from botocore.config import Config
 from kinesis_export import runtime
 from kinesis_export.config import ConfigError, Settings, load_config
 from kinesis_export.credentials import stream_writer
+from kinesis_export.deadline import Deadline
 from kinesis_export.idempotency import dynamodb_ledger
 from kinesis_export.pipeline import export_batch
+from kinesis_export.queues import Queue
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
-from kinesis_export.writer import Deadline
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 settings = Settings.from_environ(os.environ)
 config = load_config(settings.destination_config_file)
@@ -33,14 +38,17 @@ metrics = Metrics(namespace=settings.metrics_namespace, service=config.name)
 
 writer = stream_writer(config, settings.region, settings.writer_concurrency)
 plan = RecordPlan(config)
-rejects = (
-    RejectsQueue(
-        lambda: boto3.client("sqs", region_name=settings.region, config=Config(connect_timeout=2, read_timeout=5)),
-        settings.rejects_queue_url,
-    )
-    if settings.rejects_queue_url
-    else None
-)
+
+
+@cache
+def sqs_client() -> SQSClient:
+    """Made at the first message sent: most batches send none, and the client costs cold start its model."""
+    return boto3.client("sqs", region_name=settings.region, config=Config(connect_timeout=2, read_timeout=5))
+
+
+rejects = RejectsQueue(Queue(sqs_client, settings.rejects_queue_url)) if settings.rejects_queue_url else None
+# Where the unfinished rest of a long message goes back to (see pipeline.export_batch).
+ingest = Queue(sqs_client, settings.ingest_queue_url, name="continue") if settings.ingest_queue_url else None
 ledger = None
 if config.idempotency is not None:
     if not settings.idempotency_table_name:
@@ -60,7 +68,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
 
     with runtime.collector_paused():
-        report = export_batch(messages, plan, writer, rejects, deadline, ledger)
+        report = export_batch(messages, plan, writer, rejects, deadline, ledger, ingest)
 
     for name, value in (
         ("EventsReceived", report.received),
@@ -71,6 +79,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         ("EventsFailed", report.failed),
         ("PutRecordsCalls", report.put_records_calls),
         ("PutRecordsRetries", report.put_records_retries),
+        ("MessagesContinued", report.continued),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if ledger is not None:
@@ -98,6 +107,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "failed": report.failed,
             "duplicates": report.duplicates,
             "put_records_calls": report.put_records_calls,
+            "continued": report.continued,
         },
     )
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
