@@ -33,10 +33,11 @@ sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
 
 from bench import prices  # noqa: E402
 from kinesis_export.config import load_config  # noqa: E402
+from kinesis_export.deadline import Deadline  # noqa: E402
 from kinesis_export.events import parse_event  # noqa: E402
 from kinesis_export.local import LOCAL_CREDENTIALS, LambdaContext, sqs_lambda_event  # noqa: E402
 from kinesis_export.records import Record  # noqa: E402
-from kinesis_export.writer import Deadline, KinesisWriter  # noqa: E402
+from kinesis_export.writer import KinesisWriter  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CONFIG = ROOT / "destinations" / "example.json"

@@ -54,7 +54,7 @@ class PutRecordsClient:
         self._url = endpoint_url.rstrip("/") + "/"
         self._region = region
         self._credentials = credentials
-        # As botocore makes a client's session (botocore-stubs type these two more narrowly than botocore uses them).
+        # As botocore makes a client's session (botocore-stubs type three of these more narrowly than it uses them).
         self._http = URLLib3Session(
             verify=os.environ.get("AWS_CA_BUNDLE") or os.environ.get("REQUESTS_CA_BUNDLE") or True,  # type: ignore[arg-type]
             proxies=get_environ_proxies(self._url),
@@ -62,7 +62,7 @@ class PutRecordsClient:
             max_pool_connections=connections,
             # As botocore's clients do: the request's headers and body go out as two writes, and without
             # TCP_NODELAY the body waits for the peer's delayed ACK of the headers (40 ms a call on Linux).
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],  # type: ignore[list-item]
         )
 
     def put_records(self, stream_name: str, records: Sequence[Record]) -> dict[str, Any]:
