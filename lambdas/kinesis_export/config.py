@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -282,9 +283,7 @@ def _conflicts(config: DestinationConfig) -> list[str]:
         problems.append(
             "ingest.maxBatchingWindowSeconds: must be at least 1 when ingest.batchSize is over 10 (an SQS rule)"
         )
-    for index, segment in enumerate(config.segments):
-        if any(other.id == segment.id for other in config.segments[:index]):
-            problems.append(f"segments[{index}].id: segment {segment.id!r} is mapped twice")
+    problems += _mapped_twice("segments", ".id", (segment.id for segment in config.segments))
     credentials = config.credentials
     if isinstance(credentials, AssumeRole):
         if len(credentials.role_arn.rpartition("/")[2]) > 64:
@@ -302,19 +301,51 @@ def _conflicts(config: DestinationConfig) -> list[str]:
                 problems.append(
                     f"segments[{index}]: includeSegmentTimestamps needs {', '.join(missing)} (UNIX milliseconds)"
                 )
-    paths = [attribute.path for attribute in config.attributes]
+    problems += _overlapping([attribute.path for attribute in config.attributes])
+    problems += _mapped_twice(
+        "identities",
+        ".namespace",
+        (identity.namespace.lower() for identity in config.identities),
+        " (namespaces match case-insensitively)",
+    )
+    return problems
+
+
+def _mapped_twice(field: str, suffix: str, keys: Iterable[str], note: str = "") -> list[str]:
+    """A line per entry whose key an earlier entry has, naming the first of them (in linear time)."""
+    first: dict[str, int] = {}
+    problems = []
+    for index, key in enumerate(keys):
+        earlier = first.setdefault(key, index)
+        if earlier != index:
+            problems.append(f"{field}[{index}]{suffix}: mapped twice, first in {field}[{earlier}]{note}")
+    return problems
+
+
+def _overlapping(paths: list[str]) -> list[str]:
+    """A line per attribute path listed before, or inside or around an earlier one, naming the first.
+
+    In linear time, with dictionaries: each path's own entry and each of its prefixes are looked up
+    once (a path has a few parts), instead of comparing every pair of paths.
+    """
+    first: dict[str, int] = {}  # each path -> its first entry
+    under: dict[str, int] = {}  # each proper prefix of a path ("person" of "person.email") -> the first entry below it
+    problems = []
     for index, path in enumerate(paths):
-        for other in paths[:index]:
-            if path == other:
-                problems.append(f"attributes[{index}]: {path!r} is listed twice")
-            elif path.startswith(other + ".") or other.startswith(path + "."):
-                problems.append(f"attributes[{index}]: {path!r} overlaps {other!r}; keep only one of them")
-    for index, identity in enumerate(config.identities):
-        if any(other.namespace.lower() == identity.namespace.lower() for other in config.identities[:index]):
+        if path in first:
+            problems.append(f"attributes[{index}]: listed twice, first as attributes[{first[path]}]")
+            continue
+        prefixes = list(accumulate(path.split(".")[:-1], lambda prefix, part: f"{prefix}.{part}"))
+        earlier = [first[prefix] for prefix in prefixes if prefix in first]
+        if path in under:
+            earlier.append(under[path])
+        if earlier:
             problems.append(
-                f"identities[{index}].namespace: {identity.namespace!r} is mapped twice "
-                "(namespaces match case-insensitively)"
+                f"attributes[{index}]: overlaps attributes[{min(earlier)}] (one holds the other); keep only one of them"
             )
+        first[path] = index
+        for prefix in prefixes:
+            under.setdefault(prefix, index)
     return problems
 
 
