@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -27,6 +28,37 @@ _NAME = re.compile(r"[a-z0-9-]{1,40}")
 _STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,128}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _PATH_PART = re.compile(r"[A-Za-z0-9_@$-]+")
+
+# Limits: what the function can start with (well within Lambda's 10 s init phase) and run. Each is
+# far above what a destination needs, and below where the function's own costs would grow.
+#
+# A field path (attributes, consentPath) has at most 32 parts. XDM paths are rarely deeper than 10;
+# the attribute picker is built one Python frame per level (the recursion limit is 1,000), pydantic's
+# encoder stops at about 250 levels, and an event nested deeper than about 200 is refused as JSON, so
+# a deeper path could never match. A part is an XDM field name: a short identifier.
+MAX_PATH_PARTS = 32
+MAX_PATH_PART_CHARS = 128
+# AEP recommends at most 50 attributes per destination. The picker is code written at start-up for
+# the whole path tree and run once per event, so its cost follows the parts of all paths: 4,000
+# distinct parts build in about 0.1 s and pick in 0.25 ms an event on a development machine; 500
+# paths of 32 distinct parts took 0.5 to 1 s and 1.5 ms, too much for a 128 MB function, which has
+# a fourteenth of a vCPU.
+MAX_ATTRIBUTES = 500
+MAX_ATTRIBUTE_PARTS = 4_000
+# AEP recommends at most 250 audiences per destination; the function looks segments up in a dict.
+MAX_SEGMENTS = 1_000
+# The function walks the configured namespaces once per event; a profile has a handful of them.
+MAX_IDENTITIES = 100
+# Governance looks at each label of each field for each marketing action; AEP has 16 core labels
+# and 9 core marketing actions.
+MAX_LABELS = 32
+MAX_MARKETING_ACTIONS = 50
+MAX_POLICIES = 100
+# Segment ids (AEP's are UUIDs), namespaces and exportAs are keys of every record, a marketing
+# action a key of the catalogue: bounded as a Kinesis partition key is.
+MAX_KEY_CHARS = 256
+# A segment name is copied into every record that carries the segment (includeSegmentNames).
+MAX_SEGMENT_NAME_CHARS = 1_024
 
 
 class ConfigError(ValueError):
@@ -74,8 +106,8 @@ UnixMillis = Annotated[int, Field(ge=0, strict=True)]
 
 
 class SegmentMapping(_Model):
-    id: Annotated[str, Field(min_length=1)]
-    name: str = ""
+    id: Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS)]
+    name: Annotated[str, Field(max_length=MAX_SEGMENT_NAME_CHARS)] = ""
     # For includeSegmentTimestamps: the segment's and its mapping's creation and last update.
     created_at: UnixMillis | None = Field(default=None, alias="createdAt")
     updated_at: UnixMillis | None = Field(default=None, alias="updatedAt")
@@ -93,10 +125,10 @@ class SegmentMapping(_Model):
 
 
 class IdentityMapping(_Model):
-    namespace: Annotated[str, Field(min_length=1)]
-    export_as: str | None = Field(default=None, alias="exportAs", min_length=1)
+    namespace: Annotated[str, Field(min_length=1, max_length=MAX_KEY_CHARS)]
+    export_as: str | None = Field(default=None, alias="exportAs", min_length=1, max_length=MAX_KEY_CHARS)
     transform: Literal["sha256"] | None = None
-    labels: list[Label] = []
+    labels: Annotated[list[Label], Field(max_length=MAX_LABELS)] = []
 
     @property
     def exported_key(self) -> str:
@@ -179,18 +211,27 @@ class IdempotencyConfig(_Model):
     ttl_seconds: Annotated[int, Field(ge=60, le=604_800, alias="ttlSeconds")] = 3600
 
 
-def _attribute_path(path: str) -> str:
+def _path_parts(path: str, example: str) -> list[str]:
+    """The parts of a dotted field path within the limits, or ValueError (never quoting the path)."""
+    if path.count(".") >= MAX_PATH_PARTS:
+        raise ValueError(f"must have at most {MAX_PATH_PARTS} parts")
     parts = path.split(".")
     if not all(_PATH_PART.fullmatch(part) for part in parts):
-        raise ValueError("must be a dotted field path such as person.email")
+        raise ValueError(f"must be a dotted field path such as {example}")
+    if any(len(part) > MAX_PATH_PART_CHARS for part in parts):
+        raise ValueError(f"must have parts of at most {MAX_PATH_PART_CHARS} characters")
+    return parts
+
+
+def _attribute_path(path: str) -> str:
+    parts = _path_parts(path, "person.email")
     if parts[0] in RESERVED_ROOTS:
         raise ValueError(f"would overwrite the record's own {parts[0]}")
     return path
 
 
 def _dotted_path(path: str) -> str:
-    if not all(_PATH_PART.fullmatch(part) for part in path.split(".")):
-        raise ValueError("must be a dotted field path such as consents.share.val")
+    _path_parts(path, "consents.share.val")
     return path
 
 
@@ -198,7 +239,7 @@ class AttributeMapping(_Model):
     """An exported profile attribute; written as a plain path string when it carries no labels."""
 
     path: Annotated[str, AfterValidator(_attribute_path)]
-    labels: list[Label] = []
+    labels: Annotated[list[Label], Field(max_length=MAX_LABELS)] = []
 
     @model_validator(mode="before")
     @classmethod
@@ -243,15 +284,17 @@ class DestinationConfig(_Model):
     name: str
     description: str = ""
     stream: StreamConfig
-    segments: Annotated[list[SegmentMapping], Field(min_length=1)]
-    attributes: list[AttributeMapping] = []
-    identities: Annotated[list[IdentityMapping], Field(min_length=1)]
+    segments: Annotated[list[SegmentMapping], Field(min_length=1, max_length=MAX_SEGMENTS)]
+    attributes: Annotated[list[AttributeMapping], Field(max_length=MAX_ATTRIBUTES)] = []
+    identities: Annotated[list[IdentityMapping], Field(min_length=1, max_length=MAX_IDENTITIES)]
     partition_key: Literal["primaryIdentity", "eventId"] = Field(default="primaryIdentity", alias="partitionKey")
     include_segment_names: bool = Field(default=False, alias="includeSegmentNames")
     include_segment_timestamps: bool = Field(default=False, alias="includeSegmentTimestamps")
-    marketing_actions: list[str] = Field(default=[], alias="marketingActions")
+    marketing_actions: Annotated[
+        list[Annotated[str, Field(max_length=MAX_KEY_CHARS)]], Field(max_length=MAX_MARKETING_ACTIONS)
+    ] = Field(default=[], alias="marketingActions")
     # Policies added to the shipped catalogue (policies.json) for this destination.
-    policies: list[Policy] = []
+    policies: Annotated[list[Policy], Field(max_length=MAX_POLICIES)] = []
     # Where a profile's consent to share sits in the event's attributes; "n" there means not exported.
     consent_path: Annotated[str, AfterValidator(_dotted_path)] | None = Field(
         default="consents.share.val", alias="consentPath"
@@ -282,9 +325,7 @@ def _conflicts(config: DestinationConfig) -> list[str]:
         problems.append(
             "ingest.maxBatchingWindowSeconds: must be at least 1 when ingest.batchSize is over 10 (an SQS rule)"
         )
-    for index, segment in enumerate(config.segments):
-        if any(other.id == segment.id for other in config.segments[:index]):
-            problems.append(f"segments[{index}].id: segment {segment.id!r} is mapped twice")
+    problems += _mapped_twice("segments", ".id", (segment.id for segment in config.segments))
     credentials = config.credentials
     if isinstance(credentials, AssumeRole):
         if len(credentials.role_arn.rpartition("/")[2]) > 64:
@@ -302,19 +343,54 @@ def _conflicts(config: DestinationConfig) -> list[str]:
                 problems.append(
                     f"segments[{index}]: includeSegmentTimestamps needs {', '.join(missing)} (UNIX milliseconds)"
                 )
-    paths = [attribute.path for attribute in config.attributes]
+    parts = sum(attribute.path.count(".") + 1 for attribute in config.attributes)
+    if parts > MAX_ATTRIBUTE_PARTS:
+        problems.append(f"attributes: at most {MAX_ATTRIBUTE_PARTS} path parts in all, not {parts}")
+    problems += _overlapping([attribute.path for attribute in config.attributes])
+    problems += _mapped_twice(
+        "identities",
+        ".namespace",
+        (identity.namespace.lower() for identity in config.identities),
+        " (namespaces match case-insensitively)",
+    )
+    return problems
+
+
+def _mapped_twice(field: str, suffix: str, keys: Iterable[str], note: str = "") -> list[str]:
+    """A line per entry whose key an earlier entry has, naming the first of them (in linear time)."""
+    first: dict[str, int] = {}
+    problems = []
+    for index, key in enumerate(keys):
+        earlier = first.setdefault(key, index)
+        if earlier != index:
+            problems.append(f"{field}[{index}]{suffix}: mapped twice, first in {field}[{earlier}]{note}")
+    return problems
+
+
+def _overlapping(paths: list[str]) -> list[str]:
+    """A line per attribute path listed before, or inside or around an earlier one, naming the first.
+
+    In linear time, with dictionaries: each path's own entry and each of its prefixes are looked up
+    once (a path has at most MAX_PATH_PARTS parts), instead of comparing every pair of paths.
+    """
+    first: dict[str, int] = {}  # each path -> its first entry
+    under: dict[str, int] = {}  # each proper prefix of a path ("person" of "person.email") -> the first entry below it
+    problems = []
     for index, path in enumerate(paths):
-        for other in paths[:index]:
-            if path == other:
-                problems.append(f"attributes[{index}]: {path!r} is listed twice")
-            elif path.startswith(other + ".") or other.startswith(path + "."):
-                problems.append(f"attributes[{index}]: {path!r} overlaps {other!r}; keep only one of them")
-    for index, identity in enumerate(config.identities):
-        if any(other.namespace.lower() == identity.namespace.lower() for other in config.identities[:index]):
+        if path in first:
+            problems.append(f"attributes[{index}]: listed twice, first as attributes[{first[path]}]")
+            continue
+        prefixes = list(accumulate(path.split(".")[:-1], lambda prefix, part: f"{prefix}.{part}"))
+        earlier = [first[prefix] for prefix in prefixes if prefix in first]
+        if path in under:
+            earlier.append(under[path])
+        if earlier:
             problems.append(
-                f"identities[{index}].namespace: {identity.namespace!r} is mapped twice "
-                "(namespaces match case-insensitively)"
+                f"attributes[{index}]: overlaps attributes[{min(earlier)}] (one holds the other); keep only one of them"
             )
+        first[path] = index
+        for prefix in prefixes:
+            under.setdefault(prefix, index)
     return problems
 
 
@@ -323,8 +399,11 @@ def _describe(error: ErrorDetails) -> str:
     path = ""
     for part in error["loc"]:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    reasons = {"missing": "required", "extra_forbidden": "unknown field"}
-    reason = reasons.get(error["type"], error["msg"].removeprefix("Value error, "))
+    if error["type"] == "too_long":  # in pydantic's words, "List should have at most 500 items after validation"
+        reason = f"at most {error['ctx']['max_length']} entries, not {error['ctx']['actual_length']}"
+    else:
+        reasons = {"missing": "required", "extra_forbidden": "unknown field"}
+        reason = reasons.get(error["type"], error["msg"].removeprefix("Value error, "))
     return f"{path}: {reason}" if path else reason
 
 

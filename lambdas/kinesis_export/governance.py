@@ -57,11 +57,21 @@ def governance_problems(config: DestinationConfig, catalogue: Catalogue) -> list
     policies = [*catalogue.policies, *config.policies]
     known_actions = set(catalogue.marketing_actions).union(*(p.marketing_actions for p in config.policies))
     known_labels = CORE_LABELS.union(*(p.denied_labels for p in policies))
+    known = ", ".join(sorted(known_actions))
     problems = [
-        f"marketingActions[{index}]: unknown marketing action {action!r} (known: {', '.join(sorted(known_actions))})"
+        f"marketingActions[{index}]: unknown marketing action {action!r} (known: {known})"
         for index, action in enumerate(config.marketing_actions)
         if action not in known_actions
     ]
+    # For each label, the config's actions it is denied to and by which policy, in the order reported:
+    # built once, so each label of a field is one look-up (validation stays linear in the config's size).
+    policy_actions = [set(policy.marketing_actions) for policy in policies]
+    denied: dict[str, list[tuple[str, Policy]]] = {}
+    for action in config.marketing_actions:
+        for policy, actions in zip(policies, policy_actions, strict=True):
+            if action in actions:
+                for label in dict.fromkeys(policy.denied_labels):
+                    denied.setdefault(label, []).append((action, policy))
     labelled = [
         *(
             (f"attributes[{index}] ({attribute.path})", attribute.labels)
@@ -74,12 +84,10 @@ def governance_problems(config: DestinationConfig, catalogue: Catalogue) -> list
     ]
     for field, labels in labelled:
         problems += [f"{field}: unknown label {label!r}" for label in labels if label not in known_labels]
-        for label in labels:
-            for action in config.marketing_actions:
-                problems += [
-                    f"{field}: label {label} may not be used for marketing action {action} "
-                    f"(policy {policy.id!r}: {policy.name})"
-                    for policy in policies
-                    if action in policy.marketing_actions and label in policy.denied_labels
-                ]
+        problems += [
+            f"{field}: label {label} may not be used for marketing action {action} "
+            f"(policy {policy.id!r}: {policy.name})"
+            for label in labels
+            for action, policy in denied.get(label, ())
+        ]
     return problems

@@ -2,15 +2,20 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kinesis_export.config import ConfigError, Settings, load_config, parse_config
 from tests.support import EXAMPLE_CONFIG
 
 
 def problems(data: object) -> list[str]:
-    with pytest.raises(ConfigError) as raised:
+    """The config's problems; none for a valid config."""
+    try:
         parse_config(data)
-    return raised.value.problems
+    except ConfigError as error:
+        return error.problems
+    return []
 
 
 def example() -> dict:
@@ -41,20 +46,42 @@ def test_each_problem_is_one_line_naming_its_field():
     ]
 
 
-def test_conflicting_entries_are_named():
+def test_conflicting_entries_are_named_with_the_first_entry_they_repeat():
     data = example()
     data["segments"].append({"id": data["segments"][0]["id"]})
-    data["attributes"] += ["person", "person.email"]
+    data["attributes"] += ["person", "person.email", "mobilePhone.number.digits"]
     data["identities"].append({"namespace": "ecid"})
 
     assert problems(data) == [
-        "segments[2].id: segment '7841ba61-23c1-4bb3-a495-00d3g5fe1e93' is mapped twice",
-        "attributes[3]: 'person' overlaps 'person.email'; keep only one of them",
-        "attributes[3]: 'person' overlaps 'person.name.lastName'; keep only one of them",
-        "attributes[4]: 'person.email' is listed twice",
-        "attributes[4]: 'person.email' overlaps 'person'; keep only one of them",
-        "identities[3].namespace: 'ecid' is mapped twice (namespaces match case-insensitively)",
+        "segments[2].id: mapped twice, first in segments[0]",
+        "attributes[3]: overlaps attributes[0] (one holds the other); keep only one of them",
+        "attributes[4]: listed twice, first as attributes[0]",
+        "attributes[5]: overlaps attributes[2] (one holds the other); keep only one of them",
+        "identities[3].namespace: mapped twice, first in identities[0] (namespaces match case-insensitively)",
     ]
+
+
+PARTS = st.sampled_from(["a", "b", "c"])
+KEEP_ONE = "(one holds the other); keep only one of them"
+
+
+@given(st.lists(st.lists(PARTS, min_size=1, max_size=4).map(".".join), max_size=12))
+def test_overlap_lines_are_those_of_comparing_every_pair(paths):
+    expected = []
+    for index, one in enumerate(paths):
+        earlier = paths[:index]
+        if one in earlier:
+            expected.append(f"attributes[{index}]: listed twice, first as attributes[{earlier.index(one)}]")
+            continue
+        overlapping = [
+            n
+            for n, other in enumerate(earlier)
+            if f"{one}.".startswith(f"{other}.") or f"{other}.".startswith(f"{one}.")
+        ]
+        if overlapping:
+            expected.append(f"attributes[{index}]: overlaps attributes[{overlapping[0]}] {KEEP_ONE}")
+
+    assert problems({**example(), "attributes": paths}) == expected
 
 
 def test_attribute_may_not_overwrite_the_record_sections():
