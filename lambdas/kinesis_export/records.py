@@ -15,7 +15,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
 from .config import DestinationConfig
 from .events import Identity, InvalidInput, SegmentEvent, utc_timestamp
@@ -122,7 +122,12 @@ class RecordPlan:
         if len(key) > MAX_PARTITION_KEY_CHARS:
             key = hashlib.sha256(key.encode("utf-8")).hexdigest()
 
-        data = to_json(record)
+        try:
+            data = to_json(record)
+        except PydanticSerializationError:
+            # Only a decoded event (an array's element, a Map item) gets here: its attributes are nested
+            # deeper than the encoder goes (JSON text deeper still is refused by the parser first).
+            raise InvalidInput("INVALID_EVENT", "attributes: nested too deeply to be encoded") from None
         # JSON has no NaN or Infinity, which pydantic's encoder writes as such: a record holding one is
         # rejected, so that the stream holds standard JSON only. Only encoded bytes that could hold one
         # are walked for it (a string holding the word is walked, and passes).

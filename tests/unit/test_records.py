@@ -307,3 +307,18 @@ def test_every_record_built_is_standard_json(example_config, value):
     else:
         assert isinstance(record, Record)
         strict_json(record.data)
+
+
+def test_decoded_attributes_nested_deeper_than_the_encoder_goes_are_rejected_with_a_reason(example_config):
+    # given a decoded event (an array's element, a Map item) whose exported attribute is nested 300 deep
+    value: Any = "x"
+    for _ in range(300):
+        value = [value]
+    event = profile_event("1", attributes={"person": {"email": value}})
+
+    # when its record is built
+    with pytest.raises(InvalidInput) as raised:
+        RecordPlan(example_config).build(parse_event(event))
+
+    # then it is rejected with a reason, not an encoder's exception
+    assert (raised.value.code, raised.value.reason) == ("INVALID_EVENT", "attributes: nested too deeply to be encoded")
