@@ -125,9 +125,11 @@ class RecordPlan:
         try:
             data = to_json(record)
         except PydanticSerializationError:
-            # Only a decoded event (an array's element, a Map item) gets here: its attributes are nested
-            # deeper than the encoder goes (JSON text deeper still is refused by the parser first).
-            raise InvalidInput("INVALID_EVENT", "attributes: nested too deeply to be encoded") from None
+            # Only a decoded event (a Map item) gets here: nested deeper than the encoder goes, or holding
+            # a lone surrogate (Python's json decodes "\ud800"); the JSON parser refuses both in a body.
+            raise InvalidInput(
+                "INVALID_EVENT", "cannot be encoded as JSON: nested too deeply, or text with a lone surrogate"
+            ) from None
         # JSON has no NaN or Infinity, which pydantic's encoder writes as such: a record holding one is
         # rejected, so that the stream holds standard JSON only. Only encoded bytes that could hold one
         # are walked for it (a string holding the word is walked, and passes).

@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import json
 from typing import Any
@@ -309,11 +310,13 @@ def test_every_record_built_is_standard_json(example_config, value):
         strict_json(record.data)
 
 
-def test_decoded_attributes_nested_deeper_than_the_encoder_goes_are_rejected_with_a_reason(example_config):
-    # given a decoded event (an array's element, a Map item) whose exported attribute is nested 300 deep
-    value: Any = "x"
-    for _ in range(300):
-        value = [value]
+@pytest.mark.parametrize(
+    "value",
+    [functools.reduce(lambda inner, _: [inner], range(300), "x"), "\ud800", {"\udfff": 1}],
+    ids=["nested 300 deep", "lone surrogate", "lone surrogate key"],
+)
+def test_a_decoded_event_the_encoder_cannot_write_is_rejected_with_a_reason(example_config, value):
+    # given a decoded event (a Map item, decoded by Python's json) whose exported attribute the encoder cannot write
     event = profile_event("1", attributes={"person": {"email": value}})
 
     # when its record is built
@@ -321,4 +324,7 @@ def test_decoded_attributes_nested_deeper_than_the_encoder_goes_are_rejected_wit
         RecordPlan(example_config).build(parse_event(event))
 
     # then it is rejected with a reason, not an encoder's exception
-    assert (raised.value.code, raised.value.reason) == ("INVALID_EVENT", "attributes: nested too deeply to be encoded")
+    assert (raised.value.code, raised.value.reason) == (
+        "INVALID_EVENT",
+        "cannot be encoded as JSON: nested too deeply, or text with a lone surrogate",
+    )
