@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from kinesis_export.config import DestinationConfig, parse_config
 from kinesis_export.events import InvalidInput, parse_event
 from kinesis_export.records import Record, RecordPlan, Skip, _path_tree, _picker
-from tests.support import HIGH_PROPENSITY, ROOT, WHITE_PAPER, body, profile_event
+from tests.support import HIGH_PROPENSITY, ROOT, WHITE_PAPER, body, profile_event, strict_json
 
 
 def build(config: DestinationConfig, event: dict[str, Any]) -> Record | Skip:
@@ -231,15 +231,6 @@ def test_qualification_time_out_of_range_once_in_utc_is_rejected_naming_its_fiel
         "INVALID_EVENT",
         "segmentMembership.ups.<segment>.lastQualificationTime: out of range once converted to UTC",
     )
-
-
-def raise_on_constant(name: str) -> Any:
-    raise ValueError(f"not standard JSON: {name}")
-
-
-def strict_json(data: bytes) -> Any:
-    """JSON as a standard parser (JavaScript's JSON.parse, Jackson) reads it: no NaN, no Infinity."""
-    return json.loads(data, parse_constant=raise_on_constant)
 
 
 @pytest.mark.parametrize(
