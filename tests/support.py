@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,33 @@ def profile_event(ecid: str, *, event_id: str = "e-1", status: str = "realized",
 
 def body(event: dict[str, Any]) -> str:
     return json.dumps(event)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"not standard JSON: {name}")
+
+
+def strict_json(data: str | bytes) -> Any:
+    """JSON as a standard parser reads it (JavaScript's JSON.parse, Jackson by default): NaN and Infinity refused."""
+    return json.loads(data, parse_constant=_refuse_constant)
+
+
+class PersonalData:
+    """Marked personal values to plant in test input, and a check that none of them got out.
+
+    Each marker is unique (`pii-<hex>`), shaped as what it stands for (an e-mail address, a phone
+    number, a name), so that a value found in a log line or a reason is known to come from the input.
+    """
+
+    def __init__(self) -> None:
+        self.planted: list[str] = []
+
+    def mark(self, kind: str = "value") -> str:
+        marker = f"pii-{uuid.uuid4().hex[:12]}"
+        self.planted.append(marker)
+        shapes = {"email": f"{marker}@example.com", "phone": f"+1-555-{marker}", "name": f"Jane {marker}"}
+        return shapes.get(kind, marker)
+
+    def found_in(self, text: str) -> list[str]:
+        """The markers that appear in a text (a log, a reason, an answer), whole or as their hex part."""
+        return [marker for marker in self.planted if marker in text or marker.removeprefix("pii-") in text]

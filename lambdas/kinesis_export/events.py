@@ -73,17 +73,32 @@ _JSON_WHITESPACE = " \t\n\r"
 
 
 def utc_timestamp(value: str) -> str:
-    """An RFC 3339 time, normalised to UTC with second precision: 2020-05-25T21:24:39Z."""
+    """An RFC 3339 time, normalised to UTC with second precision: 2020-05-25T21:24:39Z.
+
+    Raises InvalidInput with a reason that names neither the field (the caller knows where the
+    time was) nor the value.
+    """
     if not isinstance(value, str):
-        raise ValueError(_TIME_REASON)
-    if len(value) == 20 and _CANONICAL_UTC.fullmatch(value):
-        # Already in the record's form (the common case): only check that it is a real time.
-        datetime.fromisoformat(value[:-1])
-        return value
-    if not _RFC3339.match(value):
-        raise ValueError(_TIME_REASON)
-    parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise InvalidInput("INVALID_EVENT", _TIME_REASON)
+    try:
+        if len(value) == 20 and _CANONICAL_UTC.fullmatch(value):
+            # Already in the record's form (the common case): only check that it is a real time.
+            datetime.fromisoformat(value[:-1])
+            return value
+        if not _RFC3339.match(value):
+            raise InvalidInput("INVALID_EVENT", _TIME_REASON)
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        # isoformat, not strftime: %Y leaves out the zeros of a year before 1000 (1-01-01T...).
+        return parsed.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is a real time, but its UTC is before year 1 (or, with a negative
+        # offset, after 9999), which no datetime holds.
+        raise InvalidInput("INVALID_EVENT", "out of range once converted to UTC") from None
+    except InvalidInput:
+        raise
+    except ValueError:
+        # A 13th month, a 60th second, an offset of 24 hours: datetime's own message quotes the value.
+        raise InvalidInput("INVALID_EVENT", "not a valid date-time") from None
 
 
 # An array's elements are checked as decoded values, for which pydantic words a few errors the Python
@@ -92,7 +107,7 @@ _JSON_WORDING = {"dict_type": "Input should be an object", "list_type": "Input s
 
 
 def _describe(error: ErrorDetails) -> str:
-    path = ".".join(str(part) for part in error["loc"])
+    path = _location(error["loc"])
     kind = error["type"]
     if kind == "missing":
         reason = "required"
@@ -101,6 +116,32 @@ def _describe(error: ErrorDetails) -> str:
     else:
         reason = _JSON_WORDING.get(kind, error["msg"])
     return f"{path}: {reason}" if path else reason
+
+
+# The contract's own field names, which a location may show. The keys of its maps are the input's
+# (an identity namespace, a segment id, an attribute's name: an e-mail address, for all we know), so
+# a location names them by what they are, never by their text.
+_FIELDS = frozenset(
+    name for kind in (Envelope, SegmentEvent, SegmentMembership, Membership, Identity) for name in kind.__annotations__
+)
+_MAP_KEYS = {"identityMap": "<namespace>", "ups": "<segment>"}
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a field path, with the input's own keys masked."""
+    parts: list[str] = []
+    placeholder = None  # what the next part is, when it is a key of one of the contract's maps
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(str(part))  # a position in a list says nothing about the input's content
+        elif placeholder is None and part in _FIELDS:
+            parts.append(part)
+            placeholder = _MAP_KEYS.get(part)
+            continue
+        else:
+            parts.append(placeholder or "<key>")
+        placeholder = None
+    return ".".join(parts)
 
 
 def parse_event(body: str | bytes | dict[str, Any]) -> SegmentEvent:

@@ -106,8 +106,8 @@ def prepare(
         try:
             parsed = parse(event)
             built = plan.build(parsed)
-        except InvalidInput as error:
-            prepared.rejected.append((source, error))
+        except Exception as error:
+            prepared.rejected.append((source, _as_invalid(error)))
             continue
         _keep(prepared, source, parsed, built)
     return prepared
@@ -117,19 +117,33 @@ def _prepare_elements(prepared: Prepared, source: Any, body: str, plan: RecordPl
     """The elements of a body holding a JSON array, in order; an invalid one is rejected alone, with its index."""
     try:
         elements = parse_array(body)
-    except InvalidInput as error:
-        prepared.rejected.append((source, error))
+    except Exception as error:
+        prepared.rejected.append((source, _as_invalid(error)))
         return
     prepared.arrays[source] = elements
     for index, element in enumerate(elements):
         try:
             parsed = parse_element(element)
             built = plan.build(parsed)
-        except InvalidInput as error:
-            prepared.rejected.append(((source, index), InvalidInput(error.code, f"[{index}] {error.reason}")))
+        except Exception as error:
+            invalid = _as_invalid(error)
+            prepared.rejected.append(((source, index), InvalidInput(invalid.code, f"[{index}] {invalid.reason}")))
             prepared.rejected_elements[source, index] = element
             continue
         _keep(prepared, (source, index), parsed, built)
+
+
+def _as_invalid(error: Exception) -> InvalidInput:
+    """Why one event cannot be exported, whatever its parse or build raised.
+
+    Whatever one event holds, its failure is that event's alone: never an exception that fails
+    the batch (the handler's, a backfill run's, a Map worker's) and brings its valid events back
+    again and again. What the contract did not foresee is named by the exception's type only: its
+    message may quote the input.
+    """
+    if isinstance(error, InvalidInput):
+        return error
+    return InvalidInput("INVALID_EVENT", f"cannot be exported: {type(error).__name__}")
 
 
 def _keep(prepared: Prepared, source: Any, event: SegmentEvent, built: Record | Skip) -> None:

@@ -8,13 +8,14 @@ Rust encoder: compact, UTF-8, keys in insertion order).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from pydantic_core import to_json
+from pydantic_core import PydanticSerializationError, to_json
 
 from .config import DestinationConfig
 from .events import Identity, InvalidInput, SegmentEvent, utc_timestamp
@@ -60,7 +61,8 @@ class RecordPlan:
             (identity.namespace.lower(), identity.exported_key, TRANSFORMS.get(identity.transform or ""))
             for identity in config.identities
         ]
-        self._pick = _picker(_path_tree(attribute.path for attribute in config.attributes))
+        self._paths = _path_tree(attribute.path for attribute in config.attributes)
+        self._pick = _picker(self._paths)
         self._consent_path = tuple(config.consent_path.split(".")) if config.consent_path else None
         self._key_by_event_id = config.partition_key == "eventId"
 
@@ -76,11 +78,11 @@ class RecordPlan:
             if extra is not None:
                 try:
                     time = _utc_timestamp(membership["lastQualificationTime"])
-                except ValueError:
-                    # The contract's pattern let it through, but it is no real time (a 13th month, say).
+                except InvalidInput as error:
+                    # The contract's pattern let it through, but it is no real time (a 13th month, say)
+                    # or none in UTC. The segment id is the input's: named by what it is, as events does.
                     raise InvalidInput(
-                        "INVALID_EVENT",
-                        f"segmentMembership.ups.{segment_id}.lastQualificationTime: not a valid date-time",
+                        error.code, f"segmentMembership.ups.<segment>.lastQualificationTime: {error.reason}"
                     ) from None
                 entry = {"lastQualificationTime": time, "status": membership["status"]}
                 if extra:
@@ -120,13 +122,48 @@ class RecordPlan:
         if len(key) > MAX_PARTITION_KEY_CHARS:
             key = hashlib.sha256(key.encode("utf-8")).hexdigest()
 
-        result = Record(key, to_json(record))
+        try:
+            data = to_json(record)
+        except PydanticSerializationError:
+            # Only a decoded event (a Map item) gets here: nested deeper than the encoder goes, or holding
+            # a lone surrogate (Python's json decodes "\ud800"); the JSON parser refuses both in a body.
+            raise InvalidInput(
+                "INVALID_EVENT", "cannot be encoded as JSON: nested too deeply, or text with a lone surrogate"
+            ) from None
+        # JSON has no NaN or Infinity, which pydantic's encoder writes as such: a record holding one is
+        # rejected, so that the stream holds standard JSON only. Only encoded bytes that could hold one
+        # are walked for it (a string holding the word is walked, and passes).
+        if (b"NaN" in data or b"Infinity" in data) and (field := self._non_finite(record)):
+            raise InvalidInput("INVALID_EVENT", f"{field}: a number JSON cannot hold (NaN or infinite)")
+        result = Record(key, data)
         # A key is at most 1 KiB: only a record that close to the limit needs its exact size.
         if len(result.data) > MAX_RECORD_BYTES - 4 * MAX_PARTITION_KEY_CHARS and result.size > MAX_RECORD_BYTES:
             raise InvalidInput(
                 "RECORD_TOO_LARGE", f"record is {result.size} bytes; Kinesis takes at most {MAX_RECORD_BYTES}"
             )
         return result
+
+    def _non_finite(self, record: dict[str, Any]) -> str | None:
+        """Where the record's attributes hold a float that is NaN or infinite, or None.
+
+        Named by the configured path, and below it with the input's own keys masked. Walked with a
+        stack, not by recursion: a value may be nested as deep as the JSON parser allows.
+        """
+        stack: list[tuple[str, Any, _Tree | None]] = [
+            (f"attributes.{key}", record[key], subtree) for key, subtree in self._paths.items() if key in record
+        ]
+        while stack:
+            field, value, tree = stack.pop()
+            if isinstance(value, float) and not math.isfinite(value):
+                return field
+            if isinstance(value, dict):
+                if tree is None:  # below a configured path: the keys are the input's
+                    stack.extend((f"{field}.<key>", child, None) for child in value.values())
+                else:
+                    stack.extend((f"{field}.{key}", value[key], tree[key]) for key in tree if key in value)
+            elif isinstance(value, list):
+                stack.extend((f"{field}.{index}", child, None) for index, child in enumerate(value))
+        return None
 
 
 _ABSENT = object()

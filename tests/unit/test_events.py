@@ -96,7 +96,7 @@ def test_an_array_holding_valid_and_invalid_elements_rejects_only_the_invalid_on
 
     assert parse_element(elements[0])["eventId"] == "e-1"
     assert element_reject(elements[1]).reason == (
-        f"segmentMembership.ups.{HIGH_PROPENSITY}.status: Input should be 'realized', 'existing' or 'exited'"
+        "segmentMembership.ups.<segment>.status: Input should be 'realized', 'existing' or 'exited'"
     )
     assert parse_element(elements[2])["identityMap"]["ECID"][0]["id"] == "3"
 
@@ -158,16 +158,52 @@ def test_every_contract_violation_is_named_with_its_path():
 
     assert error.code == "INVALID_EVENT"
     assert "eventId: required" in error.reason
-    assert f"segmentMembership.ups.{HIGH_PROPENSITY}.status: Input should be 'realized', 'existing' or 'exited'" in (
-        error.reason
-    )
-    assert f"segmentMembership.ups.{HIGH_PROPENSITY}.lastQualificationTime: must be an RFC 3339" in error.reason
+    assert "segmentMembership.ups.<segment>.status: Input should be 'realized', 'existing' or 'exited'" in error.reason
+    assert "segmentMembership.ups.<segment>.lastQualificationTime: must be an RFC 3339" in error.reason
 
 
 def test_identity_map_without_identity_is_invalid():
     error = reject_reason(body(profile_event("1", identityMap={"ECID": []})))
 
     assert "identityMap must hold at least one identity" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (
+            profile_event("1", identityMap={"jane.doe@example.com": "not a list"}),
+            "identityMap.<namespace>: Input should be a valid array",
+        ),
+        (
+            profile_event("1", identityMap={"ECID": [{"id": "1"}], "jane.doe@example.com": [{"id": 7}]}),
+            "identityMap.<namespace>.0.id: Input should be a valid string",
+        ),
+        (
+            # a namespace that is also one of the contract's field names is still the input's key
+            profile_event("1", identityMap={"status": [{"primary": "maybe"}]}),
+            "identityMap.<namespace>.0.id: required; identityMap.<namespace>.0.primary: "
+            "Input should be a valid boolean, unable to interpret input",
+        ),
+        (
+            profile_event("1", segmentMembership={"ups": {"jane.doe@example.com": {"status": "realized"}}}),
+            "segmentMembership.ups.<segment>.lastQualificationTime: required",
+        ),
+        (
+            envelope(profile_event("1", segmentMembership={"ups": {"jane.doe@example.com": []}})),
+            "detail.segmentMembership.ups.<segment>: Input should be an object",
+        ),
+    ],
+)
+def test_locations_name_the_field_never_a_key_taken_from_the_input(event, expected):
+    # given an event whose invalid part sits under a key of the producer's (a namespace, a segment id)
+    # when it is parsed, as a body and as an array's element
+    as_body = reject_reason(body(event))
+    as_element = element_reject(event)
+
+    # then the location names what the key is, never its text
+    assert as_body.reason == as_element.reason == expected
+    assert "jane" not in as_body.reason
 
 
 def test_reject_reason_never_echoes_personal_values():
@@ -190,6 +226,30 @@ def test_reject_reason_never_echoes_personal_values():
 )
 def test_qualification_time_is_normalised_to_utc_seconds(given, expected):
     assert utc_timestamp(given) == expected
+
+
+@pytest.mark.parametrize(
+    "given", ["0001-01-01T00:00:00+01:00", "0001-01-01t00:59:59.999+01:00", "9999-12-31T23:30:00-01:00"]
+)
+def test_qualification_time_out_of_range_once_in_utc_is_refused_with_a_reason(given):
+    with pytest.raises(InvalidInput) as raised:
+        utc_timestamp(given)
+
+    assert (raised.value.code, raised.value.reason) == ("INVALID_EVENT", "out of range once converted to UTC")
+
+
+@pytest.mark.parametrize("given", ["2020-12-31T23:59:60Z", "2020-05-25T21:24:39+24:00", "0000-01-01T00:00:00Z"])
+def test_qualification_time_that_is_no_real_time_is_refused_without_quoting_it(given):
+    # datetime's own message would quote the value ("Invalid isoformat string: ...")
+    with pytest.raises(InvalidInput) as raised:
+        utc_timestamp(given)
+
+    assert raised.value.reason == "not a valid date-time"
+
+
+def test_qualification_time_at_the_edges_of_the_calendar_in_utc_is_kept():
+    assert utc_timestamp("0001-01-01T00:00:00-01:00") == "0001-01-01T01:00:00Z"
+    assert utc_timestamp("9999-12-31T23:59:59.999999999Z") == "9999-12-31T23:59:59Z"
 
 
 @pytest.mark.parametrize("given", ["2020-05-25T21:24:39", "2020-05-25", "20200525T212439Z", "1590441879", ""])

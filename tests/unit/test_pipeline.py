@@ -6,14 +6,15 @@ import json
 
 import pytest
 
+from kinesis_export import pipeline
 from kinesis_export.deadline import Deadline
-from kinesis_export.pipeline import export_batch
+from kinesis_export.pipeline import export_batch, prepare
 from kinesis_export.queues import Queue
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
 from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis, FakeSqs
-from tests.support import body, profile_event
+from tests.support import HIGH_PROPENSITY, body, profile_event
 
 NOT_JSON = '{"eventId": '
 NO_IDENTITY = json.dumps({"eventId": "x", "identityMap": {}, "segmentMembership": {"ups": {}}})
@@ -140,7 +141,7 @@ def test_invalid_elements_are_parked_one_by_one_with_their_index_and_own_body_an
         ("Number", "3"),
     ]
     assert attributes[0]["errorReason"]["StringValue"] == (
-        "[1] segmentMembership.ups.s.status: Input should be 'realized', 'existing' or 'exited'"
+        "[1] segmentMembership.ups.<segment>.status: Input should be 'realized', 'existing' or 'exited'"
     )
     assert attributes[1]["errorReason"]["StringValue"] == (
         "[3] must be a JSON object (an event, or an EventBridge envelope)"
@@ -250,3 +251,75 @@ def test_filtered_elements_are_counted_one_by_one(example_config):
 
     assert (report.received, report.filtered, report.exported, report.failed_message_ids) == (3, 2, 1, [])
     assert [key for key, _ in kinesis.stream] == ["p2"]
+
+
+def test_an_event_whose_time_overflows_in_utc_is_parked_alone_and_the_rest_of_its_batch_exported(example_config):
+    # given a batch of valid events and one whose time the contract's pattern takes, but whose UTC is before year 1
+    overflowing = profile_event("p-bad", event_id="bad")
+    overflowing["segmentMembership"]["ups"][HIGH_PROPENSITY]["lastQualificationTime"] = "0001-01-01T00:00:00+01:00"
+    messages = [(f"m{n}", body(profile_event(f"p{n}"))) for n in range(50)]
+    messages.insert(25, ("m-bad", body(overflowing)))
+    sqs = FakeSqs()
+
+    # when the batch is exported
+    report, kinesis = run(example_config, messages, sqs=sqs)
+
+    # then only that event is rejected, with its reason, and every other message is acknowledged
+    assert (report.exported, report.rejected, report.failed_message_ids) == (50, 1, [])
+    assert len(kinesis.stream) == 50
+    [parked] = sqs.sent
+    assert parked["MessageAttributes"]["sourceMessageId"]["StringValue"] == "m-bad"
+    assert parked["MessageAttributes"]["errorReason"]["StringValue"] == (
+        "segmentMembership.ups.<segment>.lastQualificationTime: out of range once converted to UTC"
+    )
+
+
+class ExplodingPlan(RecordPlan):
+    """A plan whose build fails, as no contract foresaw, for the event with the id "boom"."""
+
+    def build(self, event):
+        if event["eventId"] == "boom":
+            raise RuntimeError("jane.doe@example.com broke it")
+        return super().build(event)
+
+
+@pytest.mark.parametrize(
+    ("items", "options", "source", "reason"),
+    [
+        ([("m1", body(profile_event("p1"))), ("m2", body(profile_event("p2", event_id="boom")))], {}, "m2", ""),
+        (
+            [("m1", json.dumps([profile_event("p1"), profile_event("p2", event_id="boom")]))],
+            {"arrays": True},
+            ("m1", 1),
+            "[1] ",
+        ),
+        ([(0, profile_event("p1")), (1, profile_event("p2", event_id="boom"))], {"decoded": True}, 1, ""),
+    ],
+    ids=["body", "array element", "decoded item"],
+)
+def test_whatever_one_events_build_raises_is_its_own_reject_naming_only_the_exceptions_type(
+    example_config, items, options, source, reason
+):
+    # given a body, an array's element or a Map item whose build raises an exception nobody foresaw
+    # when the items are prepared
+    prepared = prepare(items, ExplodingPlan(example_config), **options)
+
+    # then that event alone is rejected, by the exception's type (its message may quote the input)
+    assert [(rejected, error.code, error.reason) for rejected, error in prepared.rejected] == [
+        (source, "INVALID_EVENT", f"{reason}cannot be exported: RuntimeError")
+    ]
+    assert [record.partition_key for record in prepared.records] == ["p1"]
+
+
+def test_a_body_whose_array_cannot_be_read_for_an_unforeseen_reason_is_rejected_whole(example_config, monkeypatch):
+    def parse_array(body):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(pipeline, "parse_array", parse_array)
+
+    prepared = prepare([("m1", "[{}]"), ("m2", body(profile_event("p2")))], RecordPlan(example_config), arrays=True)
+
+    assert [(source, error.reason) for source, error in prepared.rejected] == [
+        ("m1", "cannot be exported: RecursionError")
+    ]
+    assert len(prepared.records) == 1

@@ -1,3 +1,4 @@
+import functools
 import hashlib
 import json
 from typing import Any
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 from kinesis_export.config import DestinationConfig, parse_config
 from kinesis_export.events import InvalidInput, parse_event
 from kinesis_export.records import Record, RecordPlan, Skip, _path_tree, _picker
-from tests.support import HIGH_PROPENSITY, ROOT, WHITE_PAPER, body, profile_event
+from tests.support import HIGH_PROPENSITY, ROOT, WHITE_PAPER, body, profile_event, strict_json
 
 
 def build(config: DestinationConfig, event: dict[str, Any]) -> Record | Skip:
@@ -212,6 +213,109 @@ def test_qualification_time_that_is_no_real_time_is_rejected(example_config):
     with pytest.raises(InvalidInput) as raised:
         build(example_config, event)
 
-    assert (
-        raised.value.reason == f"segmentMembership.ups.{HIGH_PROPENSITY}.lastQualificationTime: not a valid date-time"
+    assert raised.value.reason == "segmentMembership.ups.<segment>.lastQualificationTime: not a valid date-time"
+
+
+@pytest.mark.parametrize("time", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-00:01"])
+def test_qualification_time_out_of_range_once_in_utc_is_rejected_naming_its_field(example_config, time):
+    # given a time the contract's pattern takes, whose UTC falls outside the calendar datetime holds
+    event = profile_event("1")
+    event["segmentMembership"]["ups"][HIGH_PROPENSITY]["lastQualificationTime"] = time
+
+    # when its record is built
+    with pytest.raises(InvalidInput) as raised:
+        build(example_config, event)
+
+    # then it is an invalid event, with its field named (the segment id is the input's: masked)
+    assert (raised.value.code, raised.value.reason) == (
+        "INVALID_EVENT",
+        "segmentMembership.ups.<segment>.lastQualificationTime: out of range once converted to UTC",
+    )
+
+
+@pytest.mark.parametrize(
+    ("attributes", "field"),
+    [
+        ('{"person": {"email": NaN}}', "attributes.person.email"),
+        ('{"person": {"email": "a", "name": {"lastName": Infinity}}}', "attributes.person.name.lastName"),
+        ('{"mobilePhone": {"number": -Infinity}}', "attributes.mobilePhone.number"),
+        ('{"mobilePhone": {"number": 1e400}}', "attributes.mobilePhone.number"),
+        ('{"mobilePhone": {"number": -1e400}}', "attributes.mobilePhone.number"),
+        # below a configured path, the keys are the input's own: masked; a list's positions are kept
+        ('{"person": {"email": {"jane.doe@example.com": [1, {"x": NaN}]}}}', "attributes.person.email.<key>.1.<key>"),
+    ],
+)
+def test_a_record_that_would_hold_a_non_finite_number_is_rejected_naming_its_field(example_config, attributes, field):
+    # given an event whose exported attributes hold a number that standard JSON cannot (the input's
+    # parser takes NaN, Infinity and overflowing numbers)
+    raw = body(profile_event("1"))[:-1] + f', "attributes": {attributes}}}'
+
+    # when its record is built
+    with pytest.raises(InvalidInput) as raised:
+        RecordPlan(example_config).build(parse_event(raw))
+
+    # then it is rejected, naming the field and not the value
+    assert (raised.value.code, raised.value.reason) == (
+        "INVALID_EVENT",
+        f"{field}: a number JSON cannot hold (NaN or infinite)",
+    )
+
+
+def test_a_non_finite_number_outside_the_configured_attributes_is_left_out_and_the_record_exported(example_config):
+    raw = body(profile_event("1"))[:-1] + ', "attributes": {"person": {"age": NaN}, "score": Infinity}}'
+
+    record = RecordPlan(example_config).build(parse_event(raw))
+
+    assert isinstance(record, Record) and "person" not in strict_json(record.data)
+
+
+def test_strings_naming_nan_or_infinity_are_exported_as_strings(example_config):
+    event = profile_event("1", attributes={"person": {"email": "NaN", "name": {"lastName": "Infinity -Infinity"}}})
+
+    assert record_json(example_config, event)["person"] == {
+        "email": "NaN",
+        "name": {"lastName": "Infinity -Infinity"},
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.floats() | st.integers() | st.text(alphabet="NaInfty-1e", max_size=12),
+        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+        max_leaves=10,
+    )
+)
+def test_every_record_built_is_standard_json(example_config, value):
+    # given any value, finite or not, at a configured attribute path
+    event = profile_event("1", attributes={"person": {"email": value}})
+
+    # when its record is built from the event as a decoded value
+    try:
+        record = RecordPlan(example_config).build(parse_event(event))
+    except InvalidInput as error:
+        # then it is rejected for its non-finite number, or its data parses with a strict parser
+        assert error.reason.startswith("attributes.person.email") and "NaN or infinite" in error.reason
+    else:
+        assert isinstance(record, Record)
+        strict_json(record.data)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [functools.reduce(lambda inner, _: [inner], range(300), "x"), "\ud800", {"\udfff": 1}],
+    ids=["nested 300 deep", "lone surrogate", "lone surrogate key"],
+)
+def test_a_decoded_event_the_encoder_cannot_write_is_rejected_with_a_reason(example_config, value):
+    # given a decoded event (a Map item, decoded by Python's json) whose exported attribute the encoder cannot write
+    event = profile_event("1", attributes={"person": {"email": value}})
+
+    # when its record is built
+    with pytest.raises(InvalidInput) as raised:
+        RecordPlan(example_config).build(parse_event(event))
+
+    # then it is rejected with a reason, not an encoder's exception
+    assert (raised.value.code, raised.value.reason) == (
+        "INVALID_EVENT",
+        "cannot be encoded as JSON: nested too deeply, or text with a lone surrogate",
     )
