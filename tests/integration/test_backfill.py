@@ -312,3 +312,32 @@ def test_nothing_personal_from_hostile_lines_is_in_the_rejects_file(destination,
     rejects = (tmp_path / "members.jsonl.checkpoint.rejects.jsonl").read_text()
     assert len(rejects.splitlines()) == 7, "every line but member-1's is rejected"
     assert MARKER not in rejects
+
+
+def test_an_s3_object_is_bound_by_its_etag_and_a_new_object_under_its_key_starts_over(destination, tmp_path):
+    config, stream = destination
+    s3 = boto3.client("s3", region_name=REGION)
+    bucket = f"members-{tmp_path.name[-12:].replace('_', '-').lower()}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="members.jsonl", Body=json.dumps(profile_event("monday-1")) + "\n")
+    checkpoint = tmp_path / "members.checkpoint.json"
+    command = backfill_command(config, Path(f"s3://{bucket}/members.jsonl"), "--checkpoint", str(checkpoint))
+    command[2] = f"s3://{bucket}/members.jsonl"  # Path() would fold the double slash
+    assert main(command) == 0
+    saved = json.loads(checkpoint.read_text())
+    head = s3.head_object(Bucket=bucket, Key="members.jsonl")
+    assert saved["file"] == {"size": head["ContentLength"], "etag": head["ETag"]}
+
+    s3.put_object(Bucket=bucket, Key="members.jsonl", Body=json.dumps(profile_event("tuesday-1")) + "\n")
+
+    assert main(command) == 0
+    assert set(written_keys(stream)) == {"monday-1", "tuesday-1"}
+
+
+def test_a_missing_file_is_one_line_and_exit_status_2(destination, tmp_path, capsys):
+    config, _ = destination
+
+    status = main(backfill_command(config, tmp_path / "absent.jsonl"))
+
+    err = capsys.readouterr().err
+    assert (status, err) == (2, f"cannot read {tmp_path / 'absent.jsonl'}: No such file or directory\n")
