@@ -394,7 +394,9 @@ class ProgressBar:
         self._stream.flush()
 
     def close(self) -> None:
-        self._stream.write("\n")
+        """End the bar's line, if one was drawn, so that what follows starts a line of its own."""
+        if self._first is not None:
+            self._stream.write("\n")
 
 
 def export_items(items: list[Any], plan: RecordPlan, writer: KinesisWriter, deadline: Deadline) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -38,7 +39,7 @@ def destination(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     """A config for a fresh 32-shard stream on moto, and the environment pointed at moto."""
     for name, value in {**LOCAL_CREDENTIALS, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint}.items():
         monkeypatch.setenv(name, value)
-    stream = f"backfill-{tmp_path.name[-12:].replace('_', '-')}"
+    stream = f"backfill-{uuid.uuid4().hex[:12]}"
     # Many shards: moto appends to a shard in time that grows with its length.
     boto3.client("kinesis", region_name=REGION).create_stream(StreamName=stream, ShardCount=32)
     config = json.loads(EXAMPLE_CONFIG.read_text())
@@ -317,7 +318,7 @@ def test_nothing_personal_from_hostile_lines_is_in_the_rejects_file(destination,
 def test_an_s3_object_is_bound_by_its_etag_and_a_new_object_under_its_key_starts_over(destination, tmp_path):
     config, stream = destination
     s3 = boto3.client("s3", region_name=REGION)
-    bucket = f"members-{tmp_path.name[-12:].replace('_', '-').lower()}"
+    bucket = f"members-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="members.jsonl", Body=json.dumps(profile_event("monday-1")) + "\n")
     checkpoint = tmp_path / "members.checkpoint.json"

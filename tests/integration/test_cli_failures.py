@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -182,7 +183,7 @@ def test_an_access_key_secret_of_the_wrong_shape_is_one_line(
 ):
     environment(**LOCAL_CREDENTIALS, AWS_REGION=REGION, AWS_ENDPOINT_URL=moto_endpoint)
     secrets = boto3.client("secretsmanager", region_name=REGION)
-    arn = secrets.create_secret(Name=f"wrong-{tmp_path.name[-20:]}", SecretString=secret)["ARN"]
+    arn = secrets.create_secret(Name=f"wrong-{uuid.uuid4().hex}", SecretString=secret)["ARN"]
     config = config_file(tmp_path, region=REGION, credentials={"mode": "accessKey", "secretArn": arn})
 
     status = main(command(name, tmp_path, config, ""))
