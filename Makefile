@@ -82,5 +82,6 @@ check: $(STAMP)
 	PYTHONPATH=lambdas $(PY) -m kinesis_export check $(CONFIG) $(if $(PROBE),--probe)
 
 ## backfill: export every member listed in FILE (JSON Lines, .gz, or s3://bucket/key) for CONFIG
+## (RESTART=1: discard FILE's checkpoint and export it from its first line)
 backfill: $(STAMP)
-	PYTHONPATH=lambdas $(PY) -m kinesis_export backfill $(CONFIG) $(FILE)
+	PYTHONPATH=lambdas $(PY) -m kinesis_export backfill $(CONFIG) $(FILE) $(if $(RESTART),--restart)

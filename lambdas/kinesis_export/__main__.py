@@ -11,8 +11,12 @@ import sys
 from collections import Counter
 from contextlib import redirect_stdout
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import ConfigError, load_config
+
+if TYPE_CHECKING:
+    import boto3
 
 
 def _sample_bodies(events_dir: Path) -> list[str]:
@@ -81,48 +85,91 @@ def demo(config_path: Path, events_dir: Path, verbose: bool) -> int:
     return 0 if not failed else 1
 
 
-def check(config_path: Path, probe: bool) -> int:
-    """Check a destination's credentials and stream (and PutRecord with --probe); 1 if anything fails."""
+class CommandFailed(Exception):
+    """An ordinary failure a command words itself: one line on stderr, and the exit status."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _operator_session() -> boto3.Session:
+    """The session of the operator's commands (rejects, redrive): the region as the SDKs resolve it."""
     import boto3
 
+    from .connection import NO_REGION
+    from .credentials import aws_region
+
+    region = aws_region()
+    if not region:
+        raise CommandFailed(f"{NO_REGION} (or a region in your AWS profile)")
+    return boto3.Session(region_name=region)
+
+
+def check(config_path: Path, probe: bool) -> int:
+    """Check a destination's credentials and stream (and PutRecord with --probe); 1 if anything fails."""
     from .connection import check_connection
+    from .credentials import aws_region
 
     config = load_config(config_path)
-    report = check_connection(config, boto3.Session().region_name, probe=probe)
+    report = check_connection(config, aws_region(), probe=probe)
     for line in report.passed:
-        print(f"ok    {line}")
+        print(f"ok    {line}", flush=True)
     for line in report.problems:
-        print(f"FAIL  {line}")
+        print(f"FAIL  {line}", file=sys.stderr)
     return 0 if report.ok else 1
 
 
 def backfill(
-    config_path: Path, source: str, checkpoint: Path | None, quiet: bool, records: float | None, size: float | None
+    config_path: Path,
+    source: str,
+    checkpoint: Path | None,
+    quiet: bool,
+    records: float | None,
+    size: float | None,
+    restart: bool = False,
 ) -> int:
     """Export every line of a members file; 0 when every line was exported or filtered."""
-    import boto3
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError, NoCredentialsError
 
-    from .backfill import Backfill, BackfillStopped, ProgressBar, RateLimit, open_lines, stream_capacity
-    from .credentials import kinesis_client, session_for, stream_writer
+    from .backfill import (
+        Backfill,
+        BackfillStopped,
+        CheckpointError,
+        ProgressBar,
+        RateLimit,
+        open_source,
+        stream_capacity,
+    )
+    from .connection import NO_REGION, describe_failure
+    from .credentials import aws_region, kinesis_client, session_for, stream_writer
     from .records import RecordPlan
 
     config = load_config(config_path)
-    region = boto3.Session().region_name
+    region = config.stream.region or aws_region()
+    if not region:
+        raise CommandFailed(f"{NO_REGION}, or stream.region in the config")
     # One session for both: with assumeRole or accessKey, one role assumed, one secret read.
     session = session_for(config)
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise NoCredentialsError()
+    credentials.get_frozen_credentials()  # the role assumed, the secret read: a failure is said before any work
     kinesis = kinesis_client(config, region, session=session)
     if records is None or size is None:
         try:
             capacity = stream_capacity(kinesis, config.stream.name)
         except ClientError as error:
             capacity = (1000.0, 1024 * 1024.0)
-            print(f"stream capacity unknown ({error}); assuming one shard's", file=sys.stderr)
+            print(f"stream capacity unknown ({describe_failure(error)}); assuming one shard's", file=sys.stderr)
         records, size = records or capacity[0], size or capacity[1]
     if checkpoint is None:
         name = source.rpartition("/")[2] if source.startswith("s3://") else source
         checkpoint = Path(name + ".checkpoint.json")
-    lines, fraction_read = open_lines(source, boto3.client("s3") if source.startswith("s3://") else None)
+    try:
+        file = open_source(source, session.client("s3", region_name=region) if source.startswith("s3://") else None)
+    except OSError as error:
+        raise CommandFailed(f"cannot read {source}: {error.strerror or type(error).__name__}", 2) from None
     bar = None if quiet else ProgressBar()
     run = Backfill(
         RecordPlan(config),
@@ -132,15 +179,15 @@ def backfill(
         report=bar or (lambda progress, fraction: None),
     )
     try:
-        progress = run.run(source, lines, fraction_read)
-    except BackfillStopped as error:
-        print(f"\nstopped: {error}\nrun the same command to continue from {checkpoint}", file=sys.stderr)
-        return 1
+        progress = run.run(file, restart=restart)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: run the same command to continue from {checkpoint}", file=sys.stderr)
-        return 130
+        raise CommandFailed(f"interrupted: run the same command to continue from {checkpoint}", 130) from None
+    except CheckpointError as error:
+        raise CommandFailed(str(error), 2) from None
+    except BackfillStopped as error:
+        raise CommandFailed(f"stopped: {error}") from None
     finally:
-        lines.close()
+        file.close()
         if bar:
             bar.close()
     print(
@@ -150,24 +197,25 @@ def backfill(
     return 0 if not progress.rejected else 1
 
 
-def _queues(target: str) -> dict[str, str]:
+def _queues(session: boto3.Session, target: str) -> dict[str, str]:
     """Queue URLs: from the destination's stack outputs when given a config file, else the URL itself."""
-    import boto3
-
+    from .connection import COMMAND_CLIENT
     from .operations import stack_queues
 
     if target.endswith(".json"):
-        return stack_queues(boto3.client("cloudformation"), load_config(target).name)
+        cloudformation = session.client("cloudformation", config=COMMAND_CLIENT)
+        return stack_queues(cloudformation, load_config(target).name)
     return {"RejectsQueueUrl": target, "DeadLetterQueueUrl": target}
 
 
 def rejects(target: str, delete: bool, limit: int) -> int:
     """List rejected messages with their codes and reasons; 1 when there are any."""
-    import boto3
-
+    from .connection import COMMAND_CLIENT
     from .operations import read_rejects
 
-    found = read_rejects(boto3.client("sqs"), _queues(target)["RejectsQueueUrl"], delete=delete, limit=limit)
+    session = _operator_session()
+    queue = _queues(session, target)["RejectsQueueUrl"]
+    found = read_rejects(session.client("sqs", config=COMMAND_CLIENT), queue, delete=delete, limit=limit)
     for reject in found:
         print(f"{reject.source_message_id}  {reject.code}  {reject.reason}")
     by_code = Counter(reject.code for reject in found)
@@ -178,16 +226,16 @@ def rejects(target: str, delete: bool, limit: int) -> int:
 
 def redrive_command(target: str, to: str | None, dry_run: bool) -> int:
     """Move dead letters back to the ingest queue (after the cause is fixed), or show what waits."""
-    import boto3
-
+    from .connection import COMMAND_CLIENT
     from .operations import redrive
 
-    queues = _queues(target)
+    session = _operator_session()
+    queues = _queues(session, target)
     ingest = to or queues.get("IngestQueueUrl")
     if not ingest and not dry_run:
-        print("no ingest queue: pass --to <ingest queue URL>", file=sys.stderr)
-        return 2
-    result = redrive(boto3.client("sqs"), queues["DeadLetterQueueUrl"], ingest or "", dry_run=dry_run)
+        raise CommandFailed("no ingest queue: pass --to <ingest queue URL>", 2)
+    sqs = session.client("sqs", config=COMMAND_CLIENT)
+    result = redrive(sqs, queues["DeadLetterQueueUrl"], ingest or "", dry_run=dry_run)
     if dry_run:
         tries = ", ".join(f"{count} tried {n} times" for n, count in sorted(result.receive_counts.items()))
         print(f"{result.waiting} messages wait in the dead-letter queue ({tries or 'none looked at'}).")
@@ -216,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     backfill_parser.add_argument("--quiet", action="store_true", help="no progress bar")
     backfill_parser.add_argument("--records-per-second", type=float, help="default: the stream's capacity")
     backfill_parser.add_argument("--bytes-per-second", type=float, help="default: the stream's capacity")
+    backfill_parser.add_argument(
+        "--restart", action="store_true", help="discard the checkpoint and export the file from its first line"
+    )
     rejects_parser = commands.add_parser("rejects", help="list rejected messages with their error codes and reasons")
     rejects_parser.add_argument("target", help="a destination config (its stack's rejects queue) or a queue URL")
     rejects_parser.add_argument("--delete", action="store_true", help="delete the messages listed")
@@ -225,21 +276,45 @@ def main(argv: list[str] | None = None) -> int:
     redrive_parser.add_argument("--to", help="the ingest queue URL (default: from the stack)")
     redrive_parser.add_argument("--dry-run", action="store_true", help="only show what waits")
     args = parser.parse_args(argv)
+    # The ordinary failures of AWS calls (no region, no credentials, no network, access denied, a stack
+    # not deployed, a secret of the wrong shape) are one line each, from one place.
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .connection import describe_failure
+    from .credentials import SecretError
+    from .operations import StackNotDeployed
+
     try:
-        if args.command == "rejects":
-            return rejects(args.target, args.delete, args.limit)
-        if args.command == "redrive":
-            return redrive_command(args.target, args.to, args.dry_run)
-        if args.command == "backfill":
-            return backfill(
-                args.config, args.source, args.checkpoint, args.quiet, args.records_per_second, args.bytes_per_second
-            )
-        if args.command == "check":
-            return check(args.config, args.probe)
-        return demo(args.config, args.events, args.verbose)
+        return _run(args)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    except CommandFailed as error:
+        print(error, file=sys.stderr)
+        return error.status
+    except (BotoCoreError, ClientError, SecretError, StackNotDeployed) as error:
+        print(describe_failure(error), file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "rejects":
+        return rejects(args.target, args.delete, args.limit)
+    if args.command == "redrive":
+        return redrive_command(args.target, args.to, args.dry_run)
+    if args.command == "backfill":
+        return backfill(
+            args.config,
+            args.source,
+            args.checkpoint,
+            args.quiet,
+            args.records_per_second,
+            args.bytes_per_second,
+            args.restart,
+        )
+    if args.command == "check":
+        return check(args.config, args.probe)
+    return demo(args.config, args.events, args.verbose)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@ writer as the function, in batches:
 - resumable: after each batch is on the stream, a checkpoint records the last line done; the
   same command continues from there after Ctrl-C, a crash or a kill, so no line is missed and
   at most the one batch in flight is sent twice;
+- the checkpoint is bound to the file's identity (its size and a fingerprint of its content,
+  or its ETag in S3), not to its name, and marked finished at the end: a new file under a used
+  name starts over, and a checkpoint that cannot be this file's stops the run before anything
+  is sent, until `--restart` discards it;
 - bad lines are skipped and written, with their line numbers and reasons (never their
   content), to a rejects file next to the checkpoint.
 """
@@ -18,16 +22,21 @@ writer as the function, in batches:
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from botocore.exceptions import BotoCoreError
+
+from .connection import DENIED
 from .deadline import Deadline
 from .pipeline import prepare
 from .records import RecordPlan
@@ -41,6 +50,10 @@ ON_DEMAND_RECORDS_PER_SECOND = 4000
 ON_DEMAND_BYTES_PER_SECOND = 4 * 1024 * 1024
 # How long one batch may keep retrying before the run stops (and can be resumed).
 BATCH_DEADLINE_SECONDS = 300.0
+# A local file's fingerprint: SHA-256 of its size and of its first and last 64 KiB. Reading the
+# whole file would cost as much as the run; a new members file differs in size or at its ends.
+FINGERPRINT_SPAN = 64 * 1024
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -48,15 +61,34 @@ class Progress:
     """How far a run got; saved as the checkpoint after every batch that is on the stream."""
 
     source: str
+    file: dict[str, Any] = field(default_factory=dict)  # the file's identity (see `open_source`)
     line: int = 0  # every line up to and including this one is done
     exported: int = 0
     filtered: int = 0
     rejected: int = 0
     failed: int = 0
+    finished: bool = False  # every line was read: a later run starts over
 
 
 class BackfillStopped(RuntimeError):
-    """Records could not be written; the checkpoint stays before them, so a rerun retries them."""
+    """The run stopped part way (records not written, the file unreadable further); the checkpoint keeps the rest."""
+
+
+class CheckpointError(RuntimeError):
+    """The checkpoint cannot be this file's, or cannot be read: nothing was sent; `--restart` discards it."""
+
+
+@dataclass
+class SourceFile:
+    """A members file opened for reading: its name, its identity, its lines and how much of it was read."""
+
+    name: str
+    identity: dict[str, Any]
+    lines: IO[bytes]
+    fraction_read: Callable[[], float] = lambda: 1.0
+
+    def close(self) -> None:
+        self.lines.close()
 
 
 class RateLimit:
@@ -102,20 +134,38 @@ def stream_capacity(kinesis: Any, stream_name: str) -> tuple[float, float]:
     return shards * SHARD_RECORDS_PER_SECOND, shards * SHARD_BYTES_PER_SECOND
 
 
-def open_lines(source: str, s3: Any = None) -> tuple[IO[bytes], Callable[[], float]]:
-    """The file (gunzipped when its name ends in .gz) as binary lines, and the fraction read so far."""
+def open_source(source: str, s3: Any = None) -> SourceFile:
+    """The file (gunzipped when its name ends in .gz) as binary lines, with its identity.
+
+    The identity is what a checkpoint is bound to: in S3 the object's ETag and size, on disk the
+    size and a fingerprint of the content (`fingerprint`), both of the file as stored.
+    """
     if source.startswith("s3://"):
         bucket, _, key = source[5:].partition("/")
         obj = s3.get_object(Bucket=bucket, Key=key)
         raw: IO[bytes] = obj["Body"]
         total = obj["ContentLength"]
+        identity: dict[str, Any] = {"size": total, "etag": obj["ETag"]}
     else:
         raw = open(source, "rb")  # noqa: SIM115 (closed with the stream returned)
         total = os.fstat(raw.fileno()).st_size
+        identity = {"size": total, "sha256": fingerprint(raw, total)}
     counter = _Counting(raw)
     buffered = io.BufferedReader(counter)
     lines: IO[bytes] = gzip.GzipFile(fileobj=buffered) if source.endswith(".gz") else buffered  # type: ignore[assignment]
-    return lines, lambda: counter.position / total if total else 1.0
+    return SourceFile(source, identity, lines, lambda: counter.position / total if total else 1.0)
+
+
+def fingerprint(file: IO[bytes], size: int) -> str:
+    """SHA-256 of the size and the first and last FINGERPRINT_SPAN bytes; the file is left at its start."""
+    digest = hashlib.sha256(f"{size}\n".encode())
+    file.seek(0)
+    digest.update(file.read(FINGERPRINT_SPAN))
+    if size > FINGERPRINT_SPAN:
+        file.seek(max(FINGERPRINT_SPAN, size - FINGERPRINT_SPAN))
+        digest.update(file.read(FINGERPRINT_SPAN))
+    file.seek(0)
+    return digest.hexdigest()
 
 
 class _Counting(io.RawIOBase):
@@ -139,7 +189,35 @@ class _Counting(io.RawIOBase):
         super().close()
 
 
-def numbered_batches(lines: Iterator[bytes], skip_through: int) -> Iterator[list[tuple[int, bytes]]]:
+class Lines:
+    """The file's lines, the first without a UTF-8 byte-order mark, counted as they are read.
+
+    A file that cannot be read further (a truncated or corrupt gzip, a broken download) ends
+    the lines where it fails, with the reason in `error`, so that the lines before it are
+    still exported and checkpointed.
+    """
+
+    def __init__(self, lines: Iterable[bytes]) -> None:
+        self._lines = lines
+        self.count = 0
+        self.error: tuple[str, str] | None = None  # what the file is, and why
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for line in self._lines:
+                self.count += 1
+                yield line.removeprefix(_BOM) if self.count == 1 else line
+        except EOFError:
+            self.error = "truncated or corrupt", "its compressed data ends early"
+        except gzip.BadGzipFile:  # its message quotes the file's first bytes: not repeated
+            self.error = "truncated or corrupt", "not gzip data"
+        except zlib.error:
+            self.error = "truncated or corrupt", "its compressed data cannot be decompressed"
+        except (OSError, BotoCoreError) as error:
+            self.error = "unreadable", type(error).__name__
+
+
+def numbered_batches(lines: Iterable[bytes], skip_through: int) -> Iterator[list[tuple[int, bytes]]]:
     """Numbered lines (from 1) after the checkpoint, BATCH_LINES at a time; blank lines dropped."""
     batch: list[tuple[int, bytes]] = []
     for number, line in enumerate(lines, start=1):
@@ -169,10 +247,12 @@ class Backfill:
         self.rejects_file = checkpoint.with_suffix(".rejects.jsonl")
         self._report = report
 
-    def run(self, source: str, lines: IO[bytes], fraction_read: Callable[[], float]) -> Progress:
-        progress = self._resume(source)
+    def run(self, source: SourceFile, *, restart: bool = False) -> Progress:
+        """Export the file's lines after the checkpoint; the checkpoint is marked finished at the end."""
+        progress = self._resume(source, restart)
+        lines = Lines(source.lines)
         with self.rejects_file.open("a", encoding="utf-8") as rejects:
-            for batch in numbered_batches(iter(lines), progress.line):
+            for batch in numbered_batches(lines, progress.line):
                 prepared = prepare(batch, self._plan)
                 for number, error in prepared.rejected:
                     rejects.write(json.dumps({"line": number, "code": error.code, "reason": error.reason}) + "\n")
@@ -187,32 +267,107 @@ class Backfill:
                     self._rate.recovered()
                 if result.failed:
                     progress.failed = len(result.failed)
-                    reason = next(iter(result.failed.values()))
+                    reason = _without_caller(next(iter(result.failed.values())))
                     rejects.flush()
                     raise BackfillStopped(
-                        f"{len(result.failed)} records of lines {batch[0][0]}-{batch[-1][0]} not written: {reason}"
+                        f"{len(result.failed)} records of lines {batch[0][0]}-{batch[-1][0]} not written ({reason}); "
+                        f"run the same command to continue from {self._checkpoint}"
                     )
                 progress.exported += len(records)
                 progress.line = batch[-1][0]
                 rejects.flush()
                 self._save(progress)
-                self._report(progress, fraction_read())
+                self._report(progress, source.fraction_read())
+        if lines.error:
+            what, why = lines.error
+            raise BackfillStopped(
+                f"{source.name} is {what} after line {lines.count:,} ({why}); the lines before it are done "
+                f"(checkpoint {self._checkpoint})"
+            )
+        if lines.count < progress.line:
+            # Only an edited checkpoint, or a file changed without changing its size or ends, gets here.
+            raise CheckpointError(
+                f"checkpoint {self._checkpoint} is past the end of {source.name}: it has {lines.count:,} lines, "
+                f"the checkpoint says {progress.line:,} are done; pass --restart to discard it and start over"
+            )
+        progress.finished = True
+        self._save(progress)
         return progress
 
-    def _resume(self, source: str) -> Progress:
-        if self._checkpoint.exists():
-            saved = Progress(**json.loads(self._checkpoint.read_text(encoding="utf-8")))
-            if saved.source != source:
-                raise BackfillStopped(f"checkpoint {self._checkpoint} belongs to {saved.source}, not {source}")
+    def _resume(self, source: SourceFile, restart: bool) -> Progress:
+        """The checkpoint's progress when it is an unfinished run of this very file, else a fresh start."""
+        if restart:
+            self._checkpoint.unlink(missing_ok=True)
+        saved = self._load()
+        if saved is not None and not saved.finished:
+            if saved.file != source.identity:
+                raise CheckpointError(
+                    f"checkpoint {self._checkpoint} is of an unfinished run and does not match {source.name} "
+                    "(another file, or this one changed since); pass --restart to discard it and export the file "
+                    "from its first line"
+                )
             return saved
+        # A finished run (of this file or of an earlier one under its name) or none: start over.
         self.rejects_file.unlink(missing_ok=True)
-        return Progress(source)
+        return Progress(source.name, source.identity)
+
+    def _load(self) -> Progress | None:
+        """The saved checkpoint, or None; CheckpointError when it is not one."""
+        try:
+            text = self._checkpoint.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as error:
+            raise CheckpointError(
+                f"checkpoint {self._checkpoint} cannot be read ({type(error).__name__}); {_RESTART}"
+            ) from None
+        try:
+            saved = json.loads(text)
+        except ValueError:
+            raise CheckpointError(f"checkpoint {self._checkpoint} cannot be read (not JSON); {_RESTART}") from None
+        wrong = _wrong_fields(saved)
+        if wrong:
+            raise CheckpointError(
+                f"checkpoint {self._checkpoint} cannot be read (not a checkpoint: {wrong}); {_RESTART}"
+            )
+        return Progress(**saved)
 
     def _save(self, progress: Progress) -> None:
         """Atomically: a kill mid-write leaves the previous checkpoint, never half of one."""
         temporary = self._checkpoint.with_suffix(".tmp")
         temporary.write_text(json.dumps(asdict(progress)), encoding="utf-8")
         os.replace(temporary, self._checkpoint)
+
+
+_RESTART = "pass --restart to discard it and export the file from its first line"
+_CHECKPOINT_FIELDS = {
+    "source": str,
+    "file": dict,
+    "line": int,
+    "exported": int,
+    "filtered": int,
+    "rejected": int,
+    "failed": int,
+    "finished": bool,
+}
+
+
+def _wrong_fields(saved: Any) -> str:
+    """What makes a decoded checkpoint not a Progress (the fields missing, of the wrong type or unknown), or ""."""
+    if not isinstance(saved, dict):
+        return "not a JSON object"
+    wrong = [
+        name
+        for name, kind in _CHECKPOINT_FIELDS.items()
+        if type(saved.get(name)) is not kind or (kind is int and saved[name] < 0)
+    ]
+    return ", ".join(wrong + sorted(set(saved) - set(_CHECKPOINT_FIELDS)))
+
+
+def _without_caller(reason: str) -> str:
+    """A writer's reason, without AWS's message when access is denied: that message names the caller."""
+    code = reason.partition(":")[0]
+    return f"access denied to kinesis:PutRecords ({code}): grant it to these credentials" if code in DENIED else reason
 
 
 class ProgressBar:
@@ -240,7 +395,9 @@ class ProgressBar:
         self._stream.flush()
 
     def close(self) -> None:
-        self._stream.write("\n")
+        """End the bar's line, if one was drawn, so that what follows starts a line of its own."""
+        if self._first is not None:
+            self._stream.write("\n")
 
 
 def export_items(items: list[Any], plan: RecordPlan, writer: KinesisWriter, deadline: Deadline) -> dict[str, Any]:

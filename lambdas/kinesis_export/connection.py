@@ -4,6 +4,9 @@ With the credentials the function will use: they resolve, the stream exists and 
 (found with kinesis:ListStreams, the one read permission the policy grants), and, on request,
 one marked probe record goes through PutRecord. Every failure is one line naming the setting
 or the permission to fix.
+
+`describe_failure` words the ordinary failures of any AWS call in one line, for the check and
+for every command; AWS's own message is left out where it names the caller (access denied).
 """
 
 from __future__ import annotations
@@ -13,14 +16,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ReadTimeoutError,
+)
 
 from .config import AccessKey, AssumeRole, DestinationConfig
 from .credentials import SecretError, session_for
 
 PROBE_PARTITION_KEY = "kinesis-export-probe"
-_DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException")
-_CLIENT = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException")
+# The commands' clients: short timeouts and a few retries, so that no network is an answer within seconds.
+COMMAND_CLIENT = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 3})
+NO_REGION = "no AWS region: set AWS_REGION or AWS_DEFAULT_REGION"
+NO_CREDENTIALS = "no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+_UNREACHABLE = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
 
 @dataclass
@@ -39,14 +55,12 @@ def check_connection(config: DestinationConfig, region: str | None, *, probe: bo
     report = CheckReport()
     stream_region = config.stream.region or region
     if not stream_region:
-        report.problems.append("stream.region: not set, and no AWS region in the environment (AWS_REGION)")
+        report.problems.append(f"{NO_REGION}, or stream.region in the config")
         return report
     session = session_for(config)
     credentials = session.get_credentials()
     if credentials is None:
-        report.problems.append(
-            f"credentials ({config.credentials.mode}): none found (set AWS_PROFILE or the AWS_* variables)"
-        )
+        report.problems.append(f"credentials ({config.credentials.mode}): {NO_CREDENTIALS}")
         return report
     try:
         credentials.get_frozen_credentials()  # resolved now, so that a failure names the credentials
@@ -55,10 +69,10 @@ def check_connection(config: DestinationConfig, region: str | None, *, probe: bo
         return report
     report.passed.append(f"credentials resolve ({config.credentials.mode})")
 
-    kinesis = session.client("kinesis", region_name=stream_region, config=_CLIENT)
+    kinesis = session.client("kinesis", region_name=stream_region, config=COMMAND_CLIENT)
     try:
         summary = _find_stream(kinesis, config.stream.name)
-    except ClientError as error:
+    except (ClientError, BotoCoreError) as error:
         report.problems.append(_denied_or_failed(error, "kinesis:ListStreams", stream_region))
         return report
     if summary is None:
@@ -76,7 +90,7 @@ def check_connection(config: DestinationConfig, region: str | None, *, probe: bo
         data = {"kinesisExportProbe": {"destination": config.name, "at": datetime.now(UTC).isoformat()}}
         try:
             kinesis.put_record(StreamName=config.stream.name, PartitionKey=PROBE_PARTITION_KEY, Data=json.dumps(data))
-        except ClientError as error:
+        except (ClientError, BotoCoreError) as error:
             report.problems.append(_denied_or_failed(error, "kinesis:PutRecord", stream_region))
             return report
         report.passed.append(f"probe record written (partition key {PROBE_PARTITION_KEY})")
@@ -95,6 +109,8 @@ def _find_stream(kinesis: object, name: str) -> dict[str, str] | None:
 
 def _credentials_problem(config: DestinationConfig, error: Exception) -> str:
     credentials = config.credentials
+    if isinstance(error, SecretError):
+        return f"credentials.secretArn: {error}"
     reason = _reason(error)
     if isinstance(credentials, AssumeRole):
         return (
@@ -106,15 +122,51 @@ def _credentials_problem(config: DestinationConfig, error: Exception) -> str:
     return f"credentials: {reason}"
 
 
-def _denied_or_failed(error: ClientError, action: str, region: str) -> str:
-    code = error.response.get("Error", {}).get("Code", "")
-    if code in _DENIED:
+def _denied_or_failed(error: ClientError | BotoCoreError, action: str, region: str) -> str:
+    if isinstance(error, ClientError) and _code(error) in DENIED:
         return f"permission: {action} denied in {region} ({_reason(error)}); grant it to these credentials"
+    if isinstance(error, BotoCoreError):
+        return f"{action} in {region}: {describe_failure(error)}"
     return f"{action} failed in {region}: {_reason(error)}"
 
 
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
 def _reason(error: Exception) -> str:
+    """An error's code and AWS's message; only the code when access is denied (the message names the caller)."""
     if isinstance(error, ClientError):
         details = error.response.get("Error", {})
+        if details.get("Code") in DENIED:
+            return str(details["Code"])
         return f"{details.get('Code', 'error')}: {details.get('Message', '')}".rstrip(": ")
     return str(error)
+
+
+def describe_failure(error: Exception) -> str:
+    """An AWS call's ordinary failure in one line that says what to do, free of personal data."""
+    if isinstance(error, NoRegionError):
+        return NO_REGION
+    if isinstance(error, NoCredentialsError):
+        return NO_CREDENTIALS
+    if isinstance(error, _UNREACHABLE):
+        endpoint = error.kwargs.get("endpoint_url", "the AWS endpoint")
+        return f"cannot reach {endpoint} ({type(error).__name__}): check the network, a proxy, or AWS_ENDPOINT_URL"
+    if isinstance(error, ClientError):
+        code, action = _code(error) or "error", error.operation_name
+        if code in DENIED:
+            return f"access denied to {action} ({code}): grant it to the credentials in use"
+        if code in _REJECTED_CREDENTIALS:
+            return f"AWS refused the credentials in use ({code}): they are invalid or expired; renew them"
+        return f"{action} failed: {_reason(error)}"
+    return str(error)
+
+
+_REJECTED_CREDENTIALS = (
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidAccessKeyId",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+)

@@ -111,25 +111,40 @@ def kinesis_endpoint(config: DestinationConfig, region: str | None, session: bot
     return client.meta.endpoint_url, client.meta.region_name
 
 
+def aws_region() -> str | None:
+    """The region as the AWS SDKs and CLI resolve it: AWS_REGION, then AWS_DEFAULT_REGION, then the profile's.
+
+    botocore reads only the last two; a shell often sets only AWS_REGION (Lambda sets both).
+    """
+    return os.environ.get("AWS_REGION") or botocore.session.get_session().get_config_variable("region")
+
+
 def session_for(config: DestinationConfig) -> boto3.Session:
-    """A boto3 Session signing with the destination's credentials."""
+    """A boto3 Session signing with the destination's credentials, in the region of `aws_region`."""
     credentials = config.credentials
     if isinstance(credentials, AssumeRole):
         return _session_with(_assumed_role(credentials, config.name))
     if isinstance(credentials, AccessKey):
         return _session_with(_access_key(credentials))
-    return boto3.Session()
+    return boto3.Session(region_name=aws_region())
 
 
 def _session_with(credentials: Credentials) -> boto3.Session:
-    session = botocore.session.get_session()
+    session = _botocore_session()
     session.get_component("credential_provider").insert_before("env", _Fixed(credentials))
     return boto3.Session(botocore_session=session)
 
 
+def _botocore_session() -> botocore.session.Session:
+    session = botocore.session.get_session()
+    if region := aws_region():
+        session.set_config_variable("region", region)
+    return session
+
+
 def _assumed_role(credentials: AssumeRole, destination: str) -> Credentials:
     # The role is assumed with the function's own credentials (the default chain).
-    source = botocore.session.get_session()
+    source = _botocore_session()
     fetcher = AssumeRoleCredentialFetcher(
         client_creator=source.create_client,
         source_credentials=source.get_credentials(),
@@ -144,13 +159,17 @@ def _access_key(credentials: AccessKey) -> Credentials:
     secrets = boto3.Session().client("secretsmanager", region_name=region)
 
     def fetch() -> dict[str, Any]:
+        value = secrets.get_secret_value(SecretId=credentials.secret_arn)
         try:
-            secret = json.loads(secrets.get_secret_value(SecretId=credentials.secret_arn)["SecretString"])
+            secret = json.loads(value["SecretString"])
             key_id, secret_key = secret["accessKeyId"], secret["secretAccessKey"]
         except (KeyError, TypeError, ValueError):
+            key_id = secret_key = None
+        if not (isinstance(key_id, str) and isinstance(secret_key, str) and key_id and secret_key):
+            # Never the value itself in the message: it is the key.
             raise SecretError(
-                f"secret {credentials.secret_arn} must be JSON with accessKeyId and secretAccessKey"
-            ) from None
+                f"secret {credentials.secret_arn} must be JSON with accessKeyId and secretAccessKey (two strings)"
+            )
         expiry = datetime.now(UTC) + _BOTOCORE_ADVISORY_REFRESH + _ACCESS_KEY_REFRESH
         return {"access_key": key_id, "secret_key": secret_key, "token": None, "expiry_time": expiry.isoformat()}
 

@@ -11,9 +11,24 @@ from botocore.exceptions import ClientError
 STACK_PREFIX = "KinesisExport-"
 
 
+class StackNotDeployed(LookupError):
+    """The destination's stack is not in this account and region."""
+
+
 def stack_queues(cloudformation: Any, destination: str) -> dict[str, str]:
     """The queue URLs among the outputs of the destination's stack (IngestQueueUrl, ...)."""
-    stack = cloudformation.describe_stacks(StackName=STACK_PREFIX + destination)["Stacks"][0]
+    name = STACK_PREFIX + destination
+    try:
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError as error:
+        # CloudFormation's answer for a missing stack: ValidationError "Stack with id ... does not exist".
+        details = error.response.get("Error", {})
+        if details.get("Code") != "ValidationError" or "does not exist" not in details.get("Message", ""):
+            raise
+        raise StackNotDeployed(
+            f"stack {name} is not deployed in {cloudformation.meta.region_name}: deploy it (make deploy), "
+            "or give the queue URL instead of the config"
+        ) from None
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", []) if o["OutputKey"].endswith("QueueUrl")}
 
 
