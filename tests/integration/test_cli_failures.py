@@ -59,9 +59,13 @@ def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[...
     return use
 
 
+# moto's state is one per process, shared by every in-process server: a name of this module's own.
+STREAM = "cli-failures-exports"
+
+
 def config_file(tmp_path: Path, *, region: str | None = None, **changes: object) -> Path:
     config = json.loads(EXAMPLE_CONFIG.read_text())
-    config["stream"] = {"name": "segment-exports", **({"region": region} if region else {})}
+    config["stream"] = {"name": STREAM, **({"region": region} if region else {})}
     config.update(changes)
     path = tmp_path / "destination.json"
     path.write_text(json.dumps(config))
@@ -145,7 +149,7 @@ def test_access_denied_is_one_line_naming_the_action_not_the_caller(
     name, denied, environment, moto_endpoint, fault_proxy, tmp_path, capsys
 ):
     environment(**LOCAL_CREDENTIALS, AWS_REGION=REGION, AWS_ENDPOINT_URL=moto_endpoint)
-    boto3.client("kinesis", region_name=REGION).create_stream(StreamName="segment-exports", ShardCount=1)
+    boto3.client("kinesis", region_name=REGION).create_stream(StreamName=STREAM, ShardCount=1)
     queue = boto3.client("sqs", region_name=REGION).create_queue(QueueName="denied")["QueueUrl"]
     environment(**LOCAL_CREDENTIALS, AWS_REGION=REGION, AWS_ENDPOINT_URL=fault_proxy.url)
     fault_proxy.denied.update(denied)
@@ -154,9 +158,7 @@ def test_access_denied_is_one_line_naming_the_action_not_the_caller(
     try:
         status = main(command(name, tmp_path, config, queue))
     finally:
-        boto3.client("kinesis", region_name=REGION, endpoint_url=moto_endpoint).delete_stream(
-            StreamName="segment-exports"
-        )
+        boto3.client("kinesis", region_name=REGION, endpoint_url=moto_endpoint).delete_stream(StreamName=STREAM)
 
     err = capsys.readouterr().err
     assert_one_line(status, err, "denied")
