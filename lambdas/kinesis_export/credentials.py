@@ -55,8 +55,8 @@ class _Fixed(CredentialProvider):
 
 
 # Short timeouts, and no retries inside botocore: the writer retries itself, per entry, within
-# the invocation's deadline. DEADLINE_MARGIN_MS (5 s) covers one call started just before the
-# margin: 2 s to connect, 3 s to answer.
+# the invocation's deadline. These bound each connect and each read; the deadline bounds a call
+# as a whole (deadline.Calls), so a slow answer costs a retry round, never the invocation.
 CONNECT_TIMEOUT = 2
 READ_TIMEOUT = 3
 

@@ -9,6 +9,7 @@ one is on the stream. Calls of one round hold different keys, so they run concur
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -116,11 +117,16 @@ class KinesisWriter:
         sizes = [record.size for record in records]
         failed_rounds = 0
         last_error = ""
+        # A round is started only when one as long as the last would be answered in time: a call
+        # abandoned at the deadline has an unknown outcome, and its records are written again.
+        last_round = 0.0
         while heads:
-            if deadline.remaining() <= 0:
+            if deadline.remaining() <= last_round:
                 self._give_up(heads, behind, result, last_error)
                 break
+            started = time.monotonic()
             unwritten = self._send_round(records, sizes, heads, result, deadline)
+            last_round = time.monotonic() - started
             # Next round: the next record of each key whose head is now on the stream, and the retries.
             if behind:
                 heads = [
@@ -148,7 +154,7 @@ class KinesisWriter:
             failed_rounds += 1
             # Exponential backoff with full jitter.
             delay = random.uniform(0, min(self.max_delay, self.base_delay * 2**failed_rounds))
-            if deadline.remaining() <= delay:
+            if deadline.remaining() <= delay + last_round:
                 self._give_up(heads, behind, result, last_error)
                 break
             self._sleep(delay)
@@ -193,7 +199,7 @@ class KinesisWriter:
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code") or "Unknown"
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            reason = f"{code}: {error.response.get('Error', {}).get('Message', '')}".rstrip(": ")
+            reason = f"{code}: {_masked(error.response.get('Error', {}).get('Message', ''))}".rstrip(": ")
             outcome: _Unwritten = _Retry(reason) if code in RETRYABLE_CALL_ERRORS or status >= 500 else _Fail(reason)
             return dict.fromkeys(chunk, outcome)
         except (BotocoreConnectionError, HTTPClientError) as error:
@@ -209,6 +215,15 @@ class KinesisWriter:
         unwritten: dict[int, _Unwritten] = {}
         for position in failed:
             code = answered[position]["ErrorCode"]
-            reason = f"{code}: {answered[position].get('ErrorMessage', '')}"
+            reason = f"{code}: {_masked(answered[position].get('ErrorMessage', ''))}"
             unwritten[chunk[position]] = _Retry(reason) if code in RETRYABLE_ENTRY_ERRORS else _Fail(reason)
         return unwritten
+
+
+# AWS's messages may quote what was sent ("Value 'jane@example.com' at 'records.1.member.partitionKey'
+# failed to satisfy constraint"): a partition key can be a raw identity. What is quoted is left out.
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _masked(message: str) -> str:
+    return _QUOTED.sub("'…'", message)

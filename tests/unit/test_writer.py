@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -150,3 +152,74 @@ def test_concurrent_calls_write_every_record_in_key_order():
     assert result.failed == {}
     for key in ("k0", "k1", "k699"):
         assert [d for k, d in kinesis.stream if k == key] == [r.data for r in batch if r.partition_key == key]
+
+
+class StalledKinesis(FakeKinesis):
+    """Calls that do not answer until released (or 10 s have passed), like an answer dripped a byte at a time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def put_records(self, stream_name: str, records: Sequence[Record]) -> dict[str, Any]:
+        self.release.wait(timeout=10)
+        return super().put_records(stream_name, records)
+
+
+def test_calls_with_no_answer_by_the_deadline_are_abandoned_and_their_records_failed():
+    # given 12 calls' worth of records, 2 calls at a time, and a Kinesis that does not answer
+    kinesis = StalledKinesis()
+    writer = KinesisWriter(kinesis, "stream", concurrency=2)
+    batch = records(*(f"key-{n}" for n in range(12 * 500)), size=1)
+
+    # when the deadline comes after 0.2 s
+    try:
+        result = writer.write(batch, Deadline.after(0.2))
+        written_by_then = len(kinesis.stream)
+    finally:
+        kinesis.release.set()
+
+    # then every record is reported failed: those of the 2 calls started, outcome unknown; the rest never sent
+    assert written_by_then == 0
+    assert len(result.failed) == len(batch)
+    reasons = Counter(result.failed.values())
+    assert reasons["no answer before the deadline (written or not: unknown)"] == 2 * 500
+    assert reasons["deadline reached before it was sent"] == 10 * 500
+    assert result.calls == 2
+
+
+def test_a_writer_whose_calls_were_abandoned_writes_again_with_new_workers():
+    kinesis = StalledKinesis()
+    writer = KinesisWriter(kinesis, "stream", concurrency=1)
+    try:
+        writer.write(records("a"), Deadline.after(0.1))
+        # when the stalled worker is still stuck, a later batch still gets a worker of its own
+        stuck = writer.write(records("b"), Deadline.after(0.1))
+    finally:
+        kinesis.release.set()
+
+    assert set(stuck.failed) == {0}, "the stalled Kinesis holds every call"
+    assert "no answer" in stuck.failed[0], "the second call was sent (a new worker), not left queued"
+
+
+def test_what_aws_quotes_of_the_request_is_left_out_of_reasons():
+    error = client_error("ValidationException")
+    error.response["Error"]["Message"] = (
+        "1 validation error detected: Value 'jane.doe@example.com' at 'records.1.member.partitionKey' failed"
+    )
+    kinesis = FakeKinesis(lambda call, entries: error)
+
+    result = write(records("jane.doe@example.com"), kinesis)
+
+    assert "jane.doe" not in result.failed[0]
+    assert result.failed[0].startswith("ValidationException: 1 validation error detected: Value '…' at '…'")
+
+
+def test_an_unexpected_error_of_the_client_fails_its_records_instead_of_the_batch():
+    def fault(call: int, entries: Any) -> Exception:
+        return RuntimeError("the credentials provider failed")
+
+    result = write(records("a", "b"), FakeKinesis(fault))
+
+    assert set(result.failed) == {0, 1}
+    assert result.failed[0].startswith("RuntimeError")
