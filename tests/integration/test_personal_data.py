@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from kinesis_export.__main__ import main
 from kinesis_export.backfill import export_items
 from kinesis_export.deadline import Deadline
 from kinesis_export.local import LambdaContext, receive_all, sqs_lambda_event
@@ -154,3 +155,24 @@ def test_no_planted_personal_value_reaches_a_backfill_reject_or_a_map_workers_re
     reasons = [error.reason for _, error in lines.rejected] + [rejected["reason"] for rejected in result["rejected"]]
     assert len(reasons) > len(bodies)
     assert pii.found_in(json.dumps(reasons)) == []
+
+
+def test_no_planted_personal_value_reaches_what_the_rejects_command_prints(start_pipeline, capfd, monkeypatch):
+    # given the hostile events parked in the rejects queue by the function
+    pii = PersonalData()
+    pipeline = start_pipeline()
+    messages = [{"MessageId": f"m{n}", "ReceiptHandle": f"r{n}", "Body": b} for n, b in enumerate(hostile_bodies(pii))]
+    pipeline.handler(
+        sqs_lambda_event(messages, "arn:aws:sqs:us-east-1:123456789012:ingest", "us-east-1"), LambdaContext()
+    )
+    capfd.readouterr()
+
+    # when an operator looks at them as at a dead-letter queue (a dry run), then lists them
+    looked = main(["redrive", str(pipeline.rejects_url), "--dry-run"])
+    listed = main(["rejects", str(pipeline.rejects_url), "--delete"])
+
+    # then the reasons are printed, and nothing of the input's
+    printed = capfd.readouterr()
+    assert (listed, looked) == (1, 0)
+    assert printed.out.count("INVALID_EVENT") > len(messages)
+    assert pii.found_in(printed.out + printed.err) == []
