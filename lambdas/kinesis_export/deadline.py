@@ -57,6 +57,11 @@ class Late:
 NOT_STARTED = Late(started=False)
 UNANSWERED = Late(started=True)
 
+# Threads still running calls abandoned at a deadline, per Calls, beyond which no new call starts: an
+# answer dripped a byte at a time keeps its thread for as long as the drip lasts, and a container
+# that met many would run out of threads (Lambda allows 1,024). Its calls fail until they end.
+MAX_ABANDONED = 32
+
 
 class Calls:
     """Worker threads for blocking calls, waited for within a deadline; one per client, per container."""
@@ -65,9 +70,13 @@ class Calls:
         self._workers = workers
         self._name = name
         self._pool: ThreadPoolExecutor | None = None
+        self._abandoned: list[Future[Any]] = []
 
     def start(self, function: Callable[[I], T], items: Sequence[I]) -> Started[T]:
         """Start a call per item (at most `workers` at a time, in order); wait for them with `Started.wait`."""
+        self._abandoned = [future for future in self._abandoned if not future.done()]
+        if len(self._abandoned) >= MAX_ABANDONED:
+            return Started(self, [_never_started() for _ in items])
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=self._name)
         return Started(self, [self._pool.submit(function, item) for item in items])
@@ -78,11 +87,18 @@ class Calls:
             return [NOT_STARTED] * len(items)
         return self.start(function, items).wait(deadline)
 
-    def _abandon(self) -> None:
+    def _abandon(self, running: list[Future[Any]]) -> None:
         """Threads stuck in abandoned calls would hold up later ones: the next calls get new workers."""
+        self._abandoned += running
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _never_started() -> Future[Any]:
+    future: Future[Any] = Future()
+    future.cancel()
+    return future
 
 
 class Started(Generic[T]):
@@ -96,7 +112,7 @@ class Started(Generic[T]):
         """Each call's answer, in order (its exception raised here), or Late when the deadline came first."""
         wait(self._futures, timeout=max(0.0, deadline.remaining()))
         answers: list[T | Late] = []
-        abandoned = False
+        abandoned = []
         for future in self._futures:
             if future.cancelled() or (not future.done() and future.cancel()):
                 answers.append(NOT_STARTED)
@@ -104,7 +120,7 @@ class Started(Generic[T]):
                 answers.append(future.result())
             else:
                 answers.append(UNANSWERED)
-                abandoned = True
+                abandoned.append(future)
         if abandoned:
-            self._calls._abandon()
+            self._calls._abandon(abandoned)
         return answers

@@ -9,6 +9,7 @@ on its own, so that one bad element rejects only itself.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -161,6 +162,38 @@ def parse_event(body: str | bytes | dict[str, Any]) -> SegmentEvent:
     else:
         event = _validate(_event_from_json, body)
     return _checked(event)
+
+
+def element_texts(body: str) -> list[str] | None:
+    """Each element of a body holding a JSON array, as its own text in the body; None if it cannot be read so.
+
+    What the body said is kept as it said it (`1e15` stays `1e15`, not `1000000000000000.0`), so a
+    part of the array is never longer than the whole. Read with the standard library's decoder,
+    only for the rare message that needs it (a continuation), not on the export path.
+    """
+    decoder = json.JSONDecoder()
+    texts: list[str] = []
+
+    def skip_whitespace(position: int) -> int:
+        while position < len(body) and body[position] in _JSON_WHITESPACE:
+            position += 1
+        return position
+
+    position = skip_whitespace(skip_whitespace(0) + 1)  # past the '['
+    try:
+        if body[position] == "]":
+            return texts
+        while True:
+            _, end = decoder.raw_decode(body, position)
+            texts.append(body[position:end])
+            position = skip_whitespace(end)
+            if body[position] == "]":
+                return texts
+            if body[position] != ",":
+                return None
+            position = skip_whitespace(position + 1)
+    except (ValueError, IndexError, RecursionError):
+        return None
 
 
 def is_array(body: str | bytes) -> bool:

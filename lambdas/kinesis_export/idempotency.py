@@ -2,8 +2,8 @@
 
 Powertools' DynamoDB persistence layer keeps one item per eventId. Before the writer, each event is
 claimed (a conditional PutItem, status INPROGRESS); an eventId already claimed is a duplicate. After
-the writer, a written event's item is marked COMPLETED (UpdateItem) and a failed one's is deleted
-(DeleteItem), so that SQS's retry can write it. Two requests per written event, one per duplicate.
+the writer, a failed event's item is deleted (DeleteItem), so that a retry can write it, and a written
+one's is marked COMPLETED (UpdateItem). Two requests per written event, one per duplicate.
 
 Powertools' idempotency module is imported only by `dynamodb_ledger`, so a destination without
 idempotency does not pay for it at cold start.
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from .deadline import Calls, Deadline, Late
 
@@ -57,7 +57,7 @@ class EventLedger:
                 self._persistence.save_inprogress(data={"eventId": event_id}, remaining_time_in_millis=remaining_ms)
             except self._already_exists:
                 return ""
-            except (ClientError, BotoCoreError) as error:
+            except Exception as error:  # throttled, unreachable, or anything else: this event's failure alone
                 return f"the idempotency table failed: {_code(error)}"
             return None
 
@@ -73,29 +73,38 @@ class EventLedger:
                 claims.failed[index] = outcome
         return claims
 
-    def settle(self, written: Sequence[str], failed: Sequence[str], deadline: Deadline) -> int:
-        """Mark written events completed and forget failed ones; returns how many store requests failed.
+    def forget(self, event_ids: Sequence[str], deadline: Deadline) -> set[str]:
+        """Delete the items of events not written, so that a retry writes them; those not deleted by the deadline.
 
-        A failed request (or one with no answer by the deadline) is not the message's failure: the
-        record is on the stream (or not) either way. An item left in progress lapses with the
-        invocation's time, so a retry still writes.
+        An event whose claim failed is forgotten too: the item may have been stored before the answer
+        was lost. An item not deleted is still in progress until this invocation's time is up, and
+        takes a retry read before then (a continuation) for a duplicate: its message must be
+        redelivered whole instead, after the visibility timeout.
         """
 
-        def complete(event_id: str) -> bool:
-            return self._attempt(self._persistence.save_success, {"eventId": event_id}, {})
-
-        def forget(event_id: str) -> bool:
+        def forget_one(event_id: str) -> bool:
             return self._attempt(self._persistence.delete_record, {"eventId": event_id}, RuntimeError("not written"))
 
-        requests = [(complete, event_id) for event_id in written] + [(forget, event_id) for event_id in failed]
-        outcomes = self._calls.run(lambda request: request[0](request[1]), requests, deadline)
-        return sum(outcome is not True for outcome in outcomes)
+        outcomes = self._calls.run(forget_one, event_ids, deadline)
+        return {event_id for event_id, outcome in zip(event_ids, outcomes, strict=True) if outcome is not True}
+
+    def complete(self, event_ids: Sequence[str], deadline: Deadline) -> int:
+        """Mark written events completed; returns how many requests failed or had no answer by the deadline.
+
+        Those are not the messages' failures: the records are on the stream either way, and an item
+        left in progress lapses with the invocation's time (a redelivery then writes it again).
+        """
+
+        def complete_one(event_id: str) -> bool:
+            return self._attempt(self._persistence.save_success, {"eventId": event_id}, {})
+
+        return sum(outcome is not True for outcome in self._calls.run(complete_one, event_ids, deadline))
 
     @staticmethod
     def _attempt(call: Any, data: dict[str, str], argument: Any) -> bool:
         try:
             call(data, argument)
-        except (ClientError, BotoCoreError):
+        except Exception:
             return False
         return True
 
@@ -124,7 +133,7 @@ def dynamodb_ledger(
     return EventLedger(persistence, concurrency)
 
 
-def _code(error: ClientError | BotoCoreError) -> str:
+def _code(error: Exception) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code", "error"))
     return type(error).__name__

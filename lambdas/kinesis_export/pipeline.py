@@ -9,12 +9,12 @@ at least once, never lost).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .deadline import Deadline
-from .events import InvalidInput, SegmentEvent, is_array, parse_array, parse_element, parse_event
+from .events import InvalidInput, SegmentEvent, element_texts, is_array, parse_array, parse_element, parse_event
 from .queues import Outgoing, Queue
 from .records import NO_CONSENT, Record, RecordPlan, Skip
 from .rejects import Rejection, RejectsQueue, element_body
@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 # An SQS message as the pipeline takes it: (message id, body). A plain tuple, made once per message,
 # costs a third of a NamedTuple.
 Message = tuple[str, str]
+
+# Invalid elements of one array parked one by one, at most: beyond, the message is parked whole, as
+# one reject (its valid elements with it, for a redrive once the producer is fixed). Each reject is a
+# message of the rejects queue and a log line: a 256 KiB body of `[1,1,...]` would be 131,000 of them.
+MAX_REJECTS_PER_MESSAGE = 100
 
 # Time kept back from the writer, when some messages hold arrays, to send their unfinished rest
 # back to the ingest queue (one SendMessageBatch round trip; a rest not sent in time is no loss:
@@ -78,15 +83,30 @@ class Prepared:
     rejected: list[tuple[Any, InvalidInput]] = field(default_factory=list)
     rejected_elements: dict[tuple[Any, int], Any] = field(default_factory=dict)  # by source, as decoded
     arrays: dict[Any, list[Any]] = field(default_factory=dict)  # a body holding an array: its elements, decoded
+    unread: list[Any] = field(default_factory=list)  # sources not read before the deadline
+
+    def extend(self, other: Prepared) -> None:
+        self.records += other.records
+        self.sources += other.sources
+        self.event_ids += other.event_ids
+        self.filtered += other.filtered
+        self.without_consent += other.without_consent
+        self.rejected += other.rejected
+        self.rejected_elements.update(other.rejected_elements)
 
     @property
     def received(self) -> int:
-        """Events: one per body, or one per element of a body holding an array (an unreadable array is one)."""
-        return len(self.records) + self.filtered + len(self.rejected)
+        """Events: one per body, or one per element of a body holding an array (an unreadable or unread one is one)."""
+        return len(self.records) + self.filtered + len(self.rejected) + len(self.unread)
 
 
 def prepare(
-    items: Iterable[tuple[Any, Any]], plan: RecordPlan, *, arrays: bool = False, decoded: bool = False
+    items: Iterable[tuple[Any, Any]],
+    plan: RecordPlan,
+    *,
+    arrays: bool = False,
+    decoded: bool = False,
+    deadline: Deadline | None = None,
 ) -> Prepared:
     """Parse and build each (source, event) pair: a record, a skip, or a reject with its reason.
 
@@ -95,13 +115,20 @@ def prepare(
     rejected, as any other body that is not a JSON object. With `decoded` (Distributed Map items),
     each item is a decoded JSON value, judged as an array's element is: an event, bare or in an
     EventBridge envelope, and anything else (a number, a string, null) invalid.
+
+    With a `deadline`, what is not read by then is left `unread`: reading costs CPU, which no
+    timeout bounds, and a batch of a few million tiny array elements would take longer than any
+    invocation has.
     """
     prepared = Prepared()
     parse = parse_element if decoded else parse_event
     for source, event in items:
+        if deadline is not None and deadline.remaining() <= 0:
+            prepared.unread.append(source)
+            continue
         # An object body, the common case, is told by its first character before any call.
         if arrays and isinstance(event, str) and event[:1] != "{" and is_array(event):
-            _prepare_elements(prepared, source, event, plan)
+            _prepare_elements(prepared, source, event, plan, deadline)
             continue
         try:
             parsed = parse(event)
@@ -113,24 +140,38 @@ def prepare(
     return prepared
 
 
-def _prepare_elements(prepared: Prepared, source: Any, body: str, plan: RecordPlan) -> None:
-    """The elements of a body holding a JSON array, in order; an invalid one is rejected alone, with its index."""
+def _prepare_elements(prepared: Prepared, source: Any, body: str, plan: RecordPlan, deadline: Deadline | None) -> None:
+    """The elements of a body holding a JSON array, in order; an invalid one is rejected alone, with its index
+    (up to MAX_REJECTS_PER_MESSAGE of them; beyond, the body is rejected whole)."""
     try:
         elements = parse_array(body)
     except Exception as error:
         prepared.rejected.append((source, _as_invalid(error)))
         return
-    prepared.arrays[source] = elements
+    part = Prepared()
     for index, element in enumerate(elements):
+        if deadline is not None and index % 1024 == 1023 and deadline.remaining() <= 0:
+            prepared.unread.append(source)
+            return
         try:
             parsed = parse_element(element)
             built = plan.build(parsed)
         except Exception as error:
             invalid = _as_invalid(error)
-            prepared.rejected.append(((source, index), InvalidInput(invalid.code, f"[{index}] {invalid.reason}")))
-            prepared.rejected_elements[source, index] = element
+            part.rejected.append(((source, index), InvalidInput(invalid.code, f"[{index}] {invalid.reason}")))
+            part.rejected_elements[source, index] = element
             continue
-        _keep(prepared, (source, index), parsed, built)
+        _keep(part, (source, index), parsed, built)
+    if len(part.rejected) > MAX_REJECTS_PER_MESSAGE:
+        first = part.rejected[0][1]
+        reason = (
+            f"{len(part.rejected)} of its {len(elements)} elements are invalid (more than "
+            f"{MAX_REJECTS_PER_MESSAGE} park the message whole); the first: {first.reason}"
+        )
+        prepared.rejected.append((source, InvalidInput(first.code, reason)))
+        return
+    prepared.arrays[source] = elements
+    prepared.extend(part)
 
 
 def _as_invalid(error: Exception) -> InvalidInput:
@@ -164,6 +205,7 @@ def export_batch(
     deadline: Deadline,
     ledger: EventLedger | None = None,
     ingest: Queue | None = None,
+    origins: Mapping[str, Origin] | None = None,
 ) -> BatchReport:
     """Export a batch; a message is acknowledged only once each of its events is written, filtered or
     parked as a reject (or, with a ledger, found to be a duplicate of an event already written), or
@@ -171,7 +213,8 @@ def export_batch(
 
     Every call to AWS is bounded by the deadline as a total, so this returns before it.
     """
-    prepared = prepare(messages, plan, arrays=True)  # a message is a (source, body) pair
+    # Reading may take half the time left, at most: the rest is the writer's.
+    prepared = prepare(messages, plan, arrays=True, deadline=Deadline.after(deadline.remaining() / 2))
     report = BatchReport(
         received=prepared.received,
         filtered=prepared.filtered,
@@ -184,11 +227,21 @@ def export_batch(
         report.failures.setdefault(message_id, reason if index is None else f"[{index}] {reason}")
         unfinished.setdefault(message_id, set()).add(index)
 
+    # Where a continuation's elements came from, when it says so and says it of each of them.
+    origins = {
+        message_id: origin
+        for message_id, origin in (origins or {}).items()
+        if len(origin.indexes) == len(prepared.arrays.get(message_id, ()))
+    }
+    for source in prepared.unread:
+        fail(source, "not read before the deadline: the batch held more than one invocation can read")
     bodies = dict(messages) if prepared.rejected else {}
     for source, error in prepared.rejected:
         message_id, index = _origin(source)
         body = bodies[message_id] if index is None else element_body(prepared.rejected_elements[source])
-        report.rejections.append(Rejection(message_id, body, error.code, error.reason, index))
+        origin = origins.get(message_id)
+        from_producer = (origin.message_id, origin.indexes[index]) if origin and index is not None else None
+        report.rejections.append(Rejection(message_id, body, error.code, error.reason, index, from_producer))
 
     # Rejects are parked while the writer writes: a slow rejects queue must not hold back valid events.
     # The valid events of a message failed there are written all the same: held back, they would let
@@ -207,12 +260,17 @@ def export_batch(
 
     # Which records to write, by index in prepared.records: all of them, or those the ledger claimed.
     to_write = list(range(len(prepared.records)))
+    unwritten: list[int] = []  # records not written, by index: with a ledger, their claims are released
     if ledger is not None:
         claims = ledger.claim(prepared.event_ids, write_deadline)
-        to_write = claims.claimed
         report.duplicates = len(claims.duplicates)
         for record, reason in claims.failed.items():
             fail(prepared.sources[record], reason)
+        # A record whose claim failed is not written: the later records of its key must not overtake it.
+        to_write, held = _not_overtaking(prepared.records, claims.claimed, claims.failed)
+        for record, reason in held.items():
+            fail(prepared.sources[record], reason)
+        unwritten = [*claims.failed, *held]
 
     written = writer.write([prepared.records[i] for i in to_write], write_deadline)
     report.put_records_calls = written.calls
@@ -220,6 +278,7 @@ def export_batch(
     report.exported = len(to_write) - len(written.failed)
     for position, reason in written.failed.items():
         fail(prepared.sources[to_write[position]], reason)
+        unwritten.append(to_write[position])
 
     if parking is not None:
         unparked = parking.unparked(write_deadline)
@@ -230,16 +289,24 @@ def export_batch(
             )
         report.rejected = len(report.rejections) - len(unparked)
 
-    if ledger is not None:
-        ids = [prepared.event_ids[i] for i in to_write]
-        report.idempotency_errors = ledger.settle(
-            written=[event_id for position, event_id in enumerate(ids) if position not in written.failed],
-            failed=[ids[position] for position in written.failed],
-            deadline=write_deadline,
-        )
+    # A message is not continued while a call carrying one of its records may still land: the
+    # continuation, visible at once, could write the records after it first. It is redelivered whole,
+    # after its visibility timeout.
+    not_continued = {_origin(prepared.sources[to_write[position]])[0] for position in written.unknown}
+    # Nor while one of its events is still claimed: the continuation would take it for a duplicate.
+    if ledger is not None and unwritten:
+        kept = ledger.forget([prepared.event_ids[i] for i in unwritten], deadline)
+        not_continued |= {_origin(prepared.sources[i])[0] for i in unwritten if prepared.event_ids[i] in kept}
+        report.idempotency_errors += len(kept)
 
     if ingest is not None and continuing and report.failures:
-        _continue(report, prepared.arrays, unfinished, ingest, deadline)
+        _continue(report, dict(messages), prepared.arrays, unfinished, not_continued, origins, ingest, deadline)
+
+    if ledger is not None:
+        failed = set(unwritten)
+        report.idempotency_errors += ledger.complete(
+            [prepared.event_ids[i] for i in to_write if i not in failed], deadline
+        )
 
     # Report failures in the batch's own order.
     if report.failures:
@@ -247,10 +314,33 @@ def export_batch(
     return report
 
 
+def _not_overtaking(
+    records: Sequence[Record], claimed: Sequence[int], failed: Iterable[int]
+) -> tuple[list[int], dict[int, str]]:
+    """The claimed records that no failed record of their partition key precedes, and the others held back."""
+    first_failed: dict[str, int] = {}
+    for index in sorted(failed):
+        first_failed.setdefault(records[index].partition_key, index)
+    if not first_failed:
+        return list(claimed), {}
+    to_write: list[int] = []
+    held: dict[int, str] = {}
+    for index in claimed:
+        earlier = first_failed.get(records[index].partition_key)
+        if earlier is not None and earlier < index:
+            held[index] = "an earlier record of its partition key was not claimed in the idempotency table"
+        else:
+            to_write.append(index)
+    return to_write, held
+
+
 def _continue(
     report: BatchReport,
+    bodies: Mapping[str, str],
     arrays: dict[Any, list[Any]],
     unfinished: dict[str, set[int | None]],
+    not_continued: set[str],
+    origins: Mapping[str, Origin],
     ingest: Queue,
     deadline: Deadline,
 ) -> None:
@@ -266,12 +356,19 @@ def _continue(
     rests: list[tuple[str, Outgoing]] = []
     for message_id, indexes in unfinished.items():
         elements = arrays.get(message_id)
+        if message_id in not_continued:
+            continue
         rest = sorted(index for index in indexes if index is not None)
         if elements is None or len(rest) != len(indexes) or len(rest) >= len(elements):
             continue
-        body = "[" + ",".join(element_body(elements[index]) for index in rest) + "]"
-        attributes: dict[str, Any] = {"continuesMessageId": {"DataType": "String", "StringValue": message_id}}
-        rests.append((message_id, Outgoing(body, attributes)))
+        # The elements as the producer wrote them: re-encoded, a number such as 1e15 would grow, and a
+        # rest could outgrow the message it came from.
+        texts = element_texts(bodies[message_id])
+        if texts is None or len(texts) != len(elements):
+            texts = [element_body(element) for element in elements]
+        body = "[" + ",".join(texts[index] for index in rest) + "]"
+        origin = origins.get(message_id) or Origin(message_id, list(range(len(elements))))
+        rests.append((message_id, Outgoing(body, origin.of_rest(rest).attributes())))
     if not rests:
         return
     unsent = set(ingest.send([outgoing for _, outgoing in rests], deadline))
@@ -279,6 +376,64 @@ def _continue(
         if position not in unsent:
             del report.failures[message_id]
             report.continued += 1
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the events of a continuation came from: the producer's message, and each one's index in it.
+
+    Carried in the continuation's message attributes, so that a reject parked from it, however many
+    continuations later, names the message and index the producer knows.
+    """
+
+    message_id: str
+    indexes: list[int]
+
+    def of_rest(self, rest: Sequence[int]) -> Origin:
+        """The origin of a rest of this message's elements (by their index in it)."""
+        return Origin(self.message_id, [self.indexes[index] for index in rest])
+
+    def attributes(self) -> dict[str, Any]:
+        return {
+            ORIGIN_MESSAGE_ATTRIBUTE: {"DataType": "String", "StringValue": self.message_id},
+            ORIGIN_INDEXES_ATTRIBUTE: {"DataType": "String", "StringValue": _spans(self.indexes)},
+        }
+
+    @classmethod
+    def read(cls, message_id: str | None, indexes: str | None) -> Origin | None:
+        """From a message's attributes; None when absent or malformed (the message is then its own origin)."""
+        if not message_id or not indexes:
+            return None
+        try:
+            return cls(message_id, _unspans(indexes))
+        except ValueError:
+            return None
+
+
+ORIGIN_MESSAGE_ATTRIBUTE = "continuesMessageId"
+ORIGIN_INDEXES_ATTRIBUTE = "continuesIndexes"
+
+
+def _spans(indexes: Sequence[int]) -> str:
+    """Indexes as runs, "0-3,7,9-12": a rest is mostly one run, the tail a deadline cut off."""
+    runs: list[list[int]] = []
+    for index in indexes:
+        if runs and index == runs[-1][1] + 1:
+            runs[-1][1] = index
+        else:
+            runs.append([index, index])
+    return ",".join(str(first) if first == last else f"{first}-{last}" for first, last in runs)
+
+
+def _unspans(text: str) -> list[int]:
+    indexes: list[int] = []
+    for run in text.split(","):
+        first, dash, last = run.partition("-")
+        start, end = int(first), int(last if dash else first) + 1
+        if end - start > 100_000 - len(indexes):
+            raise ValueError("more indexes than a message can hold")
+        indexes.extend(range(start, end))
+    return indexes
 
 
 def _origin(source: Any) -> tuple[str, int | None]:

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from .batching import batches
 from .deadline import Calls, Deadline, Late, Started
 
@@ -23,7 +21,6 @@ if TYPE_CHECKING:
 # SendMessageBatch limits: 10 entries; 256 KiB in all keeps us within every queue's size limit.
 MAX_ENTRIES_PER_CALL = 10
 MAX_BYTES_PER_CALL = 256 * 1024
-_ATTRIBUTE_BYTES = 1024  # room kept for the message attributes of one entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +64,7 @@ class Queue:
         ]
         try:
             response = client.send_message_batch(QueueUrl=self.url, Entries=entries)
-        except (ClientError, BotoCoreError):
+        except Exception:  # refused, throttled, unreachable: those messages are not sent, whatever the cause
             return batch
         sent = {entry["Id"] for entry in response.get("Successful", [])}
         return [n for n in batch if str(n) not in sent]
@@ -89,4 +86,9 @@ class Sending:
 
 
 def _entry_size(message: Outgoing) -> int:
-    return len(message.body.encode("utf-8")) + _ATTRIBUTE_BYTES
+    """What SQS counts against its size limits: the body, and each attribute's name, type and value."""
+    attributes = sum(
+        len(name) + len(value["DataType"]) + len(value.get("StringValue", "").encode("utf-8"))
+        for name, value in message.attributes.items()
+    )
+    return len(message.body.encode("utf-8")) + attributes

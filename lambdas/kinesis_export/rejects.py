@@ -27,6 +27,8 @@ class Rejection:
     code: str
     reason: str
     index: int | None = None  # the element's index when the message holds a JSON array
+    # The producer's message and the element's index in it, when the message continues one (pipeline.Origin).
+    source: tuple[str, int] | None = None
 
 
 class RejectsQueue:
@@ -47,21 +49,25 @@ class RejectsQueue:
 
 @dataclass
 class Parking:
+    """Rejections on their way to the rejects queue."""
+
     rejections: Sequence[Rejection]
     sending: Sending
 
     def unparked(self, deadline: Deadline) -> list[Rejection]:
+        """Those the queue did not take by the deadline: refused, failed, or with no answer in time."""
         return [self.rejections[n] for n in self.sending.unsent(deadline)]
 
 
 def _attributes(rejection: Rejection) -> dict[str, MessageAttributeValueTypeDef]:
+    message_id, index = rejection.source or (rejection.message_id, rejection.index)
     attributes: dict[str, MessageAttributeValueTypeDef] = {
         "errorCode": {"DataType": "String", "StringValue": rejection.code},
         "errorReason": {"DataType": "String", "StringValue": rejection.reason[:1000]},
-        "sourceMessageId": {"DataType": "String", "StringValue": rejection.message_id},
+        "sourceMessageId": {"DataType": "String", "StringValue": message_id},
     }
-    if rejection.index is not None:
-        attributes["sourceIndex"] = {"DataType": "Number", "StringValue": str(rejection.index)}
+    if index is not None:
+        attributes["sourceIndex"] = {"DataType": "Number", "StringValue": str(index)}
     return attributes
 
 

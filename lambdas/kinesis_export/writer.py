@@ -59,6 +59,7 @@ class WriteResult:
     """What happened to each record: failed ones by index with the reason; the rest are on the stream."""
 
     failed: dict[int, str] = field(default_factory=dict)
+    unknown: set[int] = field(default_factory=set)  # of the failed: in a call abandoned at the deadline
     calls: int = 0
     retried: int = 0
 
@@ -184,6 +185,8 @@ class KinesisWriter:
         for chunk, answer in zip(chunks, answers, strict=True):
             if isinstance(answer, Late):
                 unwritten.update(dict.fromkeys(chunk, _Fail(answer.reason)))
+                if answer.started:
+                    result.unknown.update(chunk)
             else:
                 unwritten.update(answer)
         result.calls += sum(answer is not NOT_STARTED for answer in answers)

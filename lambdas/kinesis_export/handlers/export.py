@@ -22,10 +22,10 @@ from kinesis_export.config import ConfigError, Settings, load_config
 from kinesis_export.credentials import stream_writer
 from kinesis_export.deadline import Deadline
 from kinesis_export.idempotency import dynamodb_ledger
-from kinesis_export.pipeline import export_batch
+from kinesis_export.pipeline import ORIGIN_INDEXES_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE, Origin, export_batch
 from kinesis_export.queues import Queue
 from kinesis_export.records import RecordPlan
-from kinesis_export.rejects import RejectsQueue
+from kinesis_export.rejects import Rejection, RejectsQueue
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -65,10 +65,20 @@ runtime.started()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Answers with an SQS partial batch response: only unfinished messages come back."""
     messages = [(record["messageId"], record["body"]) for record in event["Records"]]
+    origins = {
+        record["messageId"]: origin
+        for record in event["Records"]
+        if (attributes := record.get("messageAttributes"))
+        and (
+            origin := Origin.read(
+                _text(attributes, ORIGIN_MESSAGE_ATTRIBUTE), _text(attributes, ORIGIN_INDEXES_ATTRIBUTE)
+            )
+        )
+    }
     deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
 
     with runtime.collector_paused():
-        report = export_batch(messages, plan, writer, rejects, deadline, ledger, ingest)
+        report = export_batch(messages, plan, writer, rejects, deadline, ledger, ingest, origins)
 
     for name, value in (
         ("EventsReceived", report.received),
@@ -84,10 +94,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if ledger is not None:
         metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=report.duplicates)
+    # One line per message, however many of its events were rejected: the log's size follows the batch's.
+    rejected: dict[str, list[Rejection]] = {}
     for rejection in report.rejections:
+        rejected.setdefault(rejection.message_id, []).append(rejection)
+    for message_id, rejections in rejected.items():
+        first = rejections[0]
         logger.warning(
             "message rejected",
-            extra={"message_id": rejection.message_id, "code": rejection.code, "reason": rejection.reason},
+            extra={"message_id": message_id, "events": len(rejections), "code": first.code, "reason": first.reason},
         )
     if report.idempotency_errors:
         logger.warning(
@@ -111,3 +126,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         },
     )
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
+
+
+def _text(attributes: dict[str, Any], name: str) -> str | None:
+    """A string message attribute, as Lambda's SQS event carries it."""
+    value = attributes.get(name)
+    return value.get("stringValue") if isinstance(value, dict) else None
