@@ -8,7 +8,7 @@ import pytest
 
 from kinesis_export import pipeline
 from kinesis_export.deadline import Deadline
-from kinesis_export.pipeline import export_batch, prepare
+from kinesis_export.pipeline import MAX_REJECTS_PER_MESSAGE, export_batch, prepare
 from kinesis_export.queues import Queue
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
@@ -323,3 +323,22 @@ def test_a_body_whose_array_cannot_be_read_for_an_unforeseen_reason_is_rejected_
         ("m1", "cannot be exported: RecursionError")
     ]
     assert len(prepared.records) == 1
+
+
+@pytest.mark.parametrize(
+    ("invalid", "parked_whole"), [(MAX_REJECTS_PER_MESSAGE, False), (MAX_REJECTS_PER_MESSAGE + 1, True)]
+)
+def test_an_array_with_too_many_invalid_elements_is_parked_whole_as_one_reject(example_config, invalid, parked_whole):
+    sqs = FakeSqs()
+    array = json.dumps([profile_event("valid", event_id="valid"), *([42] * invalid)])
+
+    report, kinesis = run(example_config, [("m1", array)], sqs=sqs)
+
+    assert report.failed_message_ids == []
+    if parked_whole:
+        assert [e["MessageBody"] for e in sqs.sent] == [array]
+        assert report.rejections[0].reason.startswith(f"{invalid} of its {invalid + 1} elements are invalid")
+        assert kinesis.stream == []
+    else:
+        assert len(sqs.sent) == invalid
+        assert [key for key, _ in kinesis.stream] == ["valid"]
