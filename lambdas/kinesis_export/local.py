@@ -91,7 +91,9 @@ def sqs_lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str
                 "receiptHandle": message["ReceiptHandle"],
                 "body": message["Body"],
                 "attributes": message.get("Attributes", {}),
-                "messageAttributes": message.get("MessageAttributes", {}),
+                "messageAttributes": {
+                    name: _lambda_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
+                },
                 "md5OfBody": hashlib.md5(message["Body"].encode("utf-8")).hexdigest(),
                 "eventSource": "aws:sqs",
                 "eventSourceARN": queue_arn,
@@ -99,6 +101,17 @@ def sqs_lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str
             }
             for message in messages
         ]
+    }
+
+
+def _lambda_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    """A message attribute as Lambda's SQS event writes it (stringValue, ...), not as ReceiveMessage answers."""
+    return {
+        "stringValue": value.get("StringValue"),
+        "binaryValue": value.get("BinaryValue"),
+        "stringListValues": value.get("StringListValues", []),
+        "binaryListValues": value.get("BinaryListValues", []),
+        "dataType": value["DataType"],
     }
 
 

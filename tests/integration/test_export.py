@@ -218,3 +218,24 @@ def test_a_message_whose_element_fails_to_write_continues_with_that_element_alon
     assert failures == [[], []]
     written = Counter(r.partition_key for r in read_stream(pipeline.kinesis, pipeline.stream_name))
     assert written == Counter({"a": 1, "b": 1, "c": 1, "d": 1})
+
+
+def test_a_reject_parked_from_a_continuation_names_the_producers_message_and_index(start_pipeline, monkeypatch):
+    # given an array whose second element is invalid, and no rejects queue the first time it is taken:
+    # its valid element is written, the invalid one goes on in a continuation
+    pipeline = start_pipeline()
+    rejects = pipeline.module.rejects
+    monkeypatch.setattr(pipeline.module, "rejects", None)
+    array = json.dumps([profile_event("a", event_id="evt-a"), {"eventId": "evt-b"}])
+    producers_id = pipeline.sqs.send_message(QueueUrl=pipeline.ingest_url, MessageBody=array)["MessageId"]
+    assert poll_once(pipeline.sqs, pipeline.ingest_url, pipeline.handler) == (1, [])
+
+    # when the continuation is taken with the rejects queue back
+    monkeypatch.setattr(pipeline.module, "rejects", rejects)
+    assert poll_once(pipeline.sqs, pipeline.ingest_url, pipeline.handler) == (1, [])
+
+    # then the reject names the message the producer sent, and the element's index in it
+    [parked] = receive_all(pipeline.sqs, pipeline.rejects_url)
+    attributes = {name: value["StringValue"] for name, value in parked["MessageAttributes"].items()}
+    assert (attributes["sourceMessageId"], attributes["sourceIndex"]) == (producers_id, "1")
+    assert [r.partition_key for r in read_stream(pipeline.kinesis, pipeline.stream_name)] == ["a"]

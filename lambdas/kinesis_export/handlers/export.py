@@ -65,20 +65,10 @@ runtime.started()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Answers with an SQS partial batch response: only unfinished messages come back."""
     messages = [(record["messageId"], record["body"]) for record in event["Records"]]
-    origins = {
-        record["messageId"]: origin
-        for record in event["Records"]
-        if (attributes := record.get("messageAttributes"))
-        and (
-            origin := Origin.read(
-                _text(attributes, ORIGIN_MESSAGE_ATTRIBUTE), _text(attributes, ORIGIN_INDEXES_ATTRIBUTE)
-            )
-        )
-    }
     deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
 
     with runtime.collector_paused():
-        report = export_batch(messages, plan, writer, rejects, deadline, ledger, ingest, origins)
+        report = export_batch(messages, plan, writer, rejects, deadline, ledger, ingest, _origins(event["Records"]))
 
     for name, value in (
         ("EventsReceived", report.received),
@@ -126,6 +116,20 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         },
     )
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
+
+
+def _origins(records: list[dict[str, Any]]) -> dict[str, Origin]:
+    """The producer's message and indexes that continuations carry in their attributes, by message id."""
+    origins = {}
+    for record in records:
+        attributes = record.get("messageAttributes") or {}
+        if ORIGIN_MESSAGE_ATTRIBUTE in attributes:
+            origin = Origin.read(
+                _text(attributes, ORIGIN_MESSAGE_ATTRIBUTE), _text(attributes, ORIGIN_INDEXES_ATTRIBUTE)
+            )
+            if origin is not None:
+                origins[record["messageId"]] = origin
+    return origins
 
 
 def _text(attributes: dict[str, Any], name: str) -> str | None:
