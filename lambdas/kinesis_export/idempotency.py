@@ -31,6 +31,7 @@ class Claims:
     claimed: list[int] = field(default_factory=list)
     duplicates: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
+    unknown: set[int] = field(default_factory=set)  # of the failed: no answer by the deadline, may still land
 
 
 class EventLedger:
@@ -65,6 +66,8 @@ class EventLedger:
         for index, outcome in enumerate(self._calls.run(claim_one, event_ids, deadline)):
             if isinstance(outcome, Late):
                 claims.failed[index] = f"the idempotency table: {outcome.reason}"
+                if outcome.started:
+                    claims.unknown.add(index)
             elif outcome is None:
                 claims.claimed.append(index)
             elif outcome == "":

@@ -9,13 +9,14 @@ at least once, never lost).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .deadline import Deadline
 from .events import InvalidInput, SegmentEvent, element_texts, is_array, parse_array, parse_element, parse_event
-from .queues import Outgoing, Queue
+from .queues import Outgoing, Queue, entry_size
 from .records import NO_CONSENT, Record, RecordPlan, Skip
 from .rejects import Rejection, RejectsQueue, element_body
 from .writer import KinesisWriter
@@ -207,13 +208,15 @@ def export_batch(
     deadline: Deadline,
     ledger: EventLedger | None = None,
     ingest: Queue | None = None,
-    origins: Mapping[str, Origin] | None = None,
+    continued: Mapping[str, tuple[str, str]] | None = None,
 ) -> BatchReport:
     """Export a batch; a message is acknowledged only once each of its events is written, filtered or
     parked as a reject (or, with a ledger, found to be a duplicate of an event already written), or
     once the rest of it is sent back to the ingest queue as a new message (see `_continue`).
 
-    Every call to AWS is bounded by the deadline as a total, so this returns before it.
+    Every call to AWS is bounded by the deadline as a total, so this returns before it. `continued`
+    holds, by message id, what a continuation's attributes say of its origin (continuesMessageId,
+    continuesIndexes), as they came: a producer may set them too, so they are checked here.
     """
     # Reading may take half the time left, at most: the rest is the writer's.
     prepared = prepare(messages, plan, arrays=True, deadline=Deadline.after(deadline.remaining() / 2))
@@ -229,11 +232,12 @@ def export_batch(
         report.failures.setdefault(message_id, reason if index is None else f"[{index}] {reason}")
         unfinished.setdefault(message_id, set()).add(index)
 
-    # Where a continuation's elements came from, when it says so and says it of each of them.
+    # Where a continuation's elements came from (its attributes, by message id), when it says so of each.
     origins = {
         message_id: origin
-        for message_id, origin in (origins or {}).items()
-        if len(origin.indexes) == prepared.arrays.get(message_id)
+        for message_id, (source_id, indexes) in (continued or {}).items()
+        if message_id in prepared.arrays
+        and (origin := Origin.read(source_id, indexes, prepared.arrays[message_id])) is not None
     }
     for source in prepared.unread:
         fail(source, "not read before the deadline: the batch held more than one invocation can read")
@@ -263,8 +267,10 @@ def export_batch(
     # Which records to write, by index in prepared.records: all of them, or those the ledger claimed.
     to_write = list(range(len(prepared.records)))
     unwritten: list[int] = []  # records not written, by index: with a ledger, their claims are released
+    claim_unknown: set[int] = set()  # records whose claim had no answer by the deadline (it may still land)
     if ledger is not None:
         claims = ledger.claim(prepared.event_ids, write_deadline)
+        claim_unknown = claims.unknown
         report.duplicates = len(claims.duplicates)
         for record, reason in claims.failed.items():
             fail(prepared.sources[record], reason)
@@ -291,10 +297,11 @@ def export_batch(
             )
         report.rejected = len(report.rejections) - len(unparked)
 
-    # A message is not continued while a call carrying one of its records may still land: the
-    # continuation, visible at once, could write the records after it first. It is redelivered whole,
-    # after its visibility timeout.
+    # A message is not continued while a call carrying one of its records (or one's claim) may still
+    # land: the continuation, visible at once, could write the records after it first (or find its own
+    # claim in progress). It is redelivered whole, after its visibility timeout.
     not_continued = {_origin(prepared.sources[to_write[position]])[0] for position in written.unknown}
+    not_continued |= {_origin(prepared.sources[record])[0] for record in claim_unknown}
     # Nor while one of its events is still claimed: the continuation would take it for a duplicate.
     if ledger is not None and unwritten:
         kept = ledger.forget([prepared.event_ids[i] for i in unwritten], deadline)
@@ -370,7 +377,12 @@ def _continue(
             texts = [element_body(element) for element in parse_array(bodies[message_id])]
         body = "[" + ",".join(texts[index] for index in rest) + "]"
         origin = origins.get(message_id) or Origin(message_id, list(range(count)))
-        rests.append((message_id, Outgoing(body, origin.of_rest(rest).attributes())))
+        outgoing = Outgoing(body, origin.of_rest(rest).attributes())
+        if entry_size(outgoing) > len(bodies[message_id].encode("utf-8")):
+            # Its origin's attributes would make it larger than the message it continues, which SQS
+            # took; without them it is smaller (fewer elements), and a reject names the continuation.
+            outgoing = Outgoing(body, {})
+        rests.append((message_id, outgoing))
     if not rests:
         return
     unsent = set(ingest.send([outgoing for _, outgoing in rests], deadline))
@@ -402,12 +414,17 @@ class Origin:
         }
 
     @classmethod
-    def read(cls, message_id: str | None, indexes: str | None) -> Origin | None:
-        """From a message's attributes; None when absent or malformed (the message is then its own origin)."""
-        if not message_id or not indexes:
+    def read(cls, message_id: str, indexes: str, count: int) -> Origin | None:
+        """From a message's attributes, for an array of `count` elements; None when they do not fit it.
+
+        A producer may set any attribute: the id must look like an SQS message id (so that nothing
+        else, personal data included, is named as a reject's source), and the indexes must be one
+        per element (so that a forged range costs nothing).
+        """
+        if not _MESSAGE_ID.fullmatch(message_id):
             return None
         try:
-            return cls(message_id, _unspans(indexes))
+            return cls(message_id, _unspans(indexes, count))
         except ValueError:
             return None
 
@@ -427,15 +444,21 @@ def _spans(indexes: Sequence[int]) -> str:
     return ",".join(str(first) if first == last else f"{first}-{last}" for first, last in runs)
 
 
-def _unspans(text: str) -> list[int]:
+def _unspans(text: str, count: int) -> list[int]:
+    """Exactly `count` indexes from their runs, or ValueError."""
     indexes: list[int] = []
     for run in text.split(","):
         first, dash, last = run.partition("-")
         start, end = int(first), int(last if dash else first) + 1
-        if end - start > 100_000 - len(indexes):
-            raise ValueError("more indexes than a message can hold")
+        if end - start > count - len(indexes):
+            raise ValueError("more indexes than the message has elements")
         indexes.extend(range(start, end))
+    if len(indexes) != count:
+        raise ValueError("fewer indexes than the message has elements")
     return indexes
+
+
+_MESSAGE_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _origin(source: Any) -> tuple[str, int | None]:

@@ -49,12 +49,14 @@ class Queue:
         """Start sending, `concurrency` calls at a time; `Sending.unsent` tells what was not sent by a deadline."""
         client = self._client  # made on this thread: boto3's default session is not thread-safe
         calls = list(
-            batches(range(len(messages)), lambda n: _entry_size(messages[n]), MAX_ENTRIES_PER_CALL, MAX_BYTES_PER_CALL)
+            batches(range(len(messages)), lambda n: entry_size(messages[n]), MAX_ENTRIES_PER_CALL, MAX_BYTES_PER_CALL)
         )
         return Sending(calls, self._calls.start(lambda batch: self._send(client, messages, batch), calls))
 
     def send(self, messages: Sequence[Outgoing], deadline: Deadline) -> list[int]:
         """Send the messages; the positions of those not sent by the deadline."""
+        if deadline.remaining() <= 0:
+            return list(range(len(messages)))
         return self.start(messages).unsent(deadline)
 
     def _send(self, client: SQSClient, messages: Sequence[Outgoing], batch: list[int]) -> list[int]:
@@ -85,7 +87,7 @@ class Sending:
         return sorted(unsent)
 
 
-def _entry_size(message: Outgoing) -> int:
+def entry_size(message: Outgoing) -> int:
     """What SQS counts against its size limits: the body, and each attribute's name, type and value."""
     attributes = sum(
         len(name) + len(value["DataType"]) + len(value.get("StringValue", "").encode("utf-8"))

@@ -63,18 +63,21 @@ class FakeIngest:
 
     def __init__(self) -> None:
         self.bodies: list[str] = []
-        self.origins: list[Origin | None] = []
+        self.origins: list[tuple[str, str]] = []  # each continuation's attributes: message id, indexes
 
     def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.bodies.extend(entry["MessageBody"] for entry in Entries)
         self.origins.extend(
-            Origin.read(
+            (
                 entry["MessageAttributes"][ORIGIN_MESSAGE_ATTRIBUTE]["StringValue"],
                 entry["MessageAttributes"][ORIGIN_INDEXES_ATTRIBUTE]["StringValue"],
             )
             for entry in Entries
         )
         return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
+
+
+PRODUCERS_ID = "0f8d1c9e-5a4b-4c1e-9d7a-2b6e8f0a1c3d"  # SQS message ids are UUIDs
 
 
 def event(name: str, profile: str = "one-profile") -> dict[str, Any]:
@@ -171,7 +174,7 @@ def test_a_reject_parked_from_a_continuation_names_the_producers_message_and_ind
     writer = KinesisWriter(kinesis, example_config.stream.name, sleep=lambda _: None)
     array = json.dumps([event("a", "profile-a"), event("b", "profile-b"), {"not": "an event"}])
 
-    def export(message_id: str, text: str, origin: Origin | None = None):
+    def export(message_id: str, text: str, origin: tuple[str, str] | None = None):
         return export_batch(
             [(message_id, text)],
             RecordPlan(example_config),
@@ -184,7 +187,7 @@ def test_a_reject_parked_from_a_continuation_names_the_producers_message_and_ind
         )
 
     # When it is exported (the reject not parked: the message continues with it), then its continuation
-    first = export("original-message-id", array)
+    first = export(PRODUCERS_ID, array)
     assert first.continued == 1 and first.failed_message_ids == []
     second = export("continuation-message-id", ingest.bodies.pop(), ingest.origins.pop())
     assert second.failed_message_ids == [] and second.rejected == 1
@@ -193,21 +196,37 @@ def test_a_reject_parked_from_a_continuation_names_the_producers_message_and_ind
     # and the element's index in it, not the continuation's
     [parked] = rejects_sqs.sent
     attributes = {name: value["StringValue"] for name, value in parked["MessageAttributes"].items()}
-    assert (attributes["sourceMessageId"], attributes["sourceIndex"]) == ("original-message-id", "2"), attributes
+    assert (attributes["sourceMessageId"], attributes["sourceIndex"]) == (PRODUCERS_ID, "2"), attributes
 
 
-@given(st.lists(st.integers(min_value=0, max_value=5000), unique=True).map(sorted))
+@given(st.lists(st.integers(min_value=0, max_value=5000), min_size=1, unique=True).map(sorted))
 def test_a_continuations_indexes_read_back_as_they_were_written(indexes):
-    origin = Origin("m1", indexes)
+    origin = Origin(PRODUCERS_ID, indexes)
     attributes = origin.attributes()
 
     read = Origin.read(
-        attributes[ORIGIN_MESSAGE_ATTRIBUTE]["StringValue"], attributes[ORIGIN_INDEXES_ATTRIBUTE]["StringValue"]
+        attributes[ORIGIN_MESSAGE_ATTRIBUTE]["StringValue"],
+        attributes[ORIGIN_INDEXES_ATTRIBUTE]["StringValue"],
+        len(indexes),
     )
 
-    assert read == origin or (not indexes and read is None)
+    assert read == origin
 
 
-@pytest.mark.parametrize("indexes", ["", "x", "1-", "-1", "0-99999999999", "3,,4", "1-2-3"])
-def test_malformed_continuation_indexes_are_ignored_not_trusted(indexes):
-    assert Origin.read("m1", indexes) is None
+@pytest.mark.parametrize(
+    ("message_id", "indexes", "count"),
+    [
+        (PRODUCERS_ID, "", 1),
+        (PRODUCERS_ID, "x", 1),
+        (PRODUCERS_ID, "1-", 1),
+        (PRODUCERS_ID, "-1", 1),
+        (PRODUCERS_ID, "0-99999999999", 1),  # more than the message has: never built
+        (PRODUCERS_ID, "3,,4", 2),
+        (PRODUCERS_ID, "1-2-3", 3),
+        (PRODUCERS_ID, "0-2", 2),
+        (PRODUCERS_ID, "0", 2),  # fewer
+        ("jane.doe@example.com", "0-1", 2),  # not an SQS message id: nothing else is named as a source
+    ],
+)
+def test_continuation_attributes_that_do_not_fit_the_message_are_not_trusted(message_id, indexes, count):
+    assert Origin.read(message_id, indexes, count) is None

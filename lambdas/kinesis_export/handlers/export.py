@@ -22,7 +22,7 @@ from kinesis_export.config import ConfigError, Settings, load_config
 from kinesis_export.credentials import stream_writer
 from kinesis_export.deadline import Deadline
 from kinesis_export.idempotency import dynamodb_ledger
-from kinesis_export.pipeline import ORIGIN_INDEXES_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE, Origin, export_batch
+from kinesis_export.pipeline import ORIGIN_INDEXES_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE, export_batch
 from kinesis_export.queues import Queue
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import Rejection, RejectsQueue
@@ -118,17 +118,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
 
 
-def _origins(records: list[dict[str, Any]]) -> dict[str, Origin]:
-    """The producer's message and indexes that continuations carry in their attributes, by message id."""
+def _origins(records: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
+    """The origin that continuations carry in their attributes (message id, indexes), by message id."""
     origins = {}
     for record in records:
         attributes = record.get("messageAttributes") or {}
-        if ORIGIN_MESSAGE_ATTRIBUTE in attributes:
-            origin = Origin.read(
-                _text(attributes, ORIGIN_MESSAGE_ATTRIBUTE), _text(attributes, ORIGIN_INDEXES_ATTRIBUTE)
-            )
-            if origin is not None:
-                origins[record["messageId"]] = origin
+        source = _text(attributes, ORIGIN_MESSAGE_ATTRIBUTE)
+        indexes = _text(attributes, ORIGIN_INDEXES_ATTRIBUTE)
+        if source and indexes:
+            origins[record["messageId"]] = (source, indexes)
     return origins
 
 
