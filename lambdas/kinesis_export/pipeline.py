@@ -242,9 +242,18 @@ def export_batch(
     for source in prepared.unread:
         fail(source, "not read before the deadline: the batch held more than one invocation can read")
     bodies = dict(messages) if prepared.rejected else {}
+    texts: dict[str, list[str] | None] = {}  # the elements' own text, of arrays with a rejected element
     for source, error in prepared.rejected:
         message_id, index = _origin(source)
-        body = bodies[message_id] if index is None else element_body(prepared.rejected_elements[source])
+        if index is None:
+            body = bodies[message_id]
+        else:
+            if message_id not in texts:
+                own = element_texts(bodies[message_id])
+                texts[message_id] = own if own is not None and len(own) == prepared.arrays[message_id] else None
+            own = texts[message_id]
+            # As the producer wrote it; re-encoded only if it cannot be read so (1e15 would grow).
+            body = own[index] if own is not None else element_body(prepared.rejected_elements[source])
         origin = origins.get(message_id)
         from_producer = (origin.message_id, origin.indexes[index]) if origin and index is not None else None
         report.rejections.append(Rejection(message_id, body, error.code, error.reason, index, from_producer))

@@ -342,3 +342,14 @@ def test_an_array_with_too_many_invalid_elements_is_parked_whole_as_one_reject(e
     else:
         assert len(sqs.sent) == invalid
         assert [key for key, _ in kinesis.stream] == ["valid"]
+
+
+def test_an_invalid_element_is_parked_as_the_producer_wrote_it(example_config):
+    sqs = FakeSqs()
+    element = '{"eventId": 1e15,  "note": "caf\\u00e9"}'
+    array = "[" + body(profile_event("valid")) + ", " + element + "]"
+
+    report, _ = run(example_config, [("m1", array)], sqs=sqs)
+
+    assert report.failed_message_ids == []
+    assert [e["MessageBody"] for e in sqs.sent] == [element]
