@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
 from botocore.exceptions import ClientError
 
 from kinesis_export.records import Record
@@ -61,3 +63,56 @@ class FakeSqs:
             "Successful": [{"Id": e["Id"]} for e in Entries if e not in refused],
             "Failed": [{"Id": e["Id"], "Code": "InternalError", "SenderFault": False} for e in refused],
         }
+
+
+class FakePersistence:
+    """Powertools' DynamoDB persistence layer semantics, in memory: an INPROGRESS item whose in-progress
+    expiry has not passed, or a COMPLETED one, makes a claim fail as already existing."""
+
+    def __init__(self, throttle: frozenset[str] = frozenset(), lose_answer: frozenset[str] = frozenset()) -> None:
+        self.items: dict[str, tuple[str, float]] = {}
+        self.throttle = set(throttle)  # claims refused (nothing stored)
+        self.lose_answer = set(lose_answer)  # claims stored, then the answer lost (a timeout after the write)
+
+    def save_inprogress(self, data: dict[str, Any], remaining_time_in_millis: int | None = None) -> None:
+        event_id = data["eventId"]
+        if event_id in self.throttle:
+            self.throttle.discard(event_id)
+            raise client_error("ProvisionedThroughputExceededException", operation="PutItem")
+        self._store(event_id, time.time(), remaining_time_in_millis)
+        if event_id in self.lose_answer:
+            self.lose_answer.discard(event_id)
+            raise client_error("RequestTimeout", status=500, operation="PutItem")
+
+    def _store(self, event_id: str, started: float, remaining_ms: int | None) -> None:
+        """As Powertools: the in-progress expiry counts from the call's start."""
+        if event_id in self.items:
+            status, expiry = self.items[event_id]
+            if status == "COMPLETED" or expiry > time.time():
+                raise IdempotencyItemAlreadyExistsError()
+        self.items[event_id] = ("INPROGRESS", started + (remaining_ms or 0) / 1000)
+
+    def save_success(self, data: dict[str, Any], result: Any) -> None:
+        self.items[data["eventId"]] = ("COMPLETED", float("inf"))
+
+    def delete_record(self, data: dict[str, Any], exception: Exception) -> None:
+        self.items.pop(data["eventId"], None)
+
+
+class FakeIngest:
+    """SendMessageBatch on the ingest queue: keeps every body sent, and the origin attributes beside it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[str] = []
+        self.origins: list[tuple[str, str]] = []  # each continuation's attributes: message id, indexes
+
+    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.bodies.extend(entry["MessageBody"] for entry in Entries)
+        self.origins.extend(
+            (
+                entry["MessageAttributes"]["continuesMessageId"]["StringValue"],
+                entry["MessageAttributes"]["continuesIndexes"]["StringValue"],
+            )
+            for entry in Entries
+        )
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}

@@ -76,3 +76,14 @@ class PersonalData:
     def found_in(self, text: str) -> list[str]:
         """The markers that appear in a text (a log, a reason, an answer), whole or as their hex part."""
         return [marker for marker in self.planted if marker in text or marker.removeprefix("pii-") in text]
+
+
+def config_problems(data: object) -> list[str]:
+    """A config's problems, one line each; none for a valid config."""
+    from kinesis_export.config import ConfigError, parse_config
+
+    try:
+        parse_config(data)
+    except ConfigError as error:
+        return error.problems
+    return []

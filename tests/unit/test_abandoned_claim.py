@@ -14,8 +14,6 @@ import threading
 import time
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
-
 from kinesis_export.deadline import Deadline
 from kinesis_export.idempotency import EventLedger
 from kinesis_export.pipeline import export_batch
@@ -23,60 +21,37 @@ from kinesis_export.queues import Queue
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
 from kinesis_export.writer import KinesisWriter
-from tests.fakes import FakeKinesis, FakeSqs
+from tests.fakes import FakeIngest, FakeKinesis, FakePersistence, FakeSqs
 from tests.support import profile_event
 
 
-class SlowTable:
-    """Powertools' persistence semantics in memory; the claim of `slow` takes 0.5 s, that of `held`
-    is in flight (reaches the table) only when the test says so."""
+class SlowTable(FakePersistence):
+    """The claim of `slow` takes 0.5 s; that of `held` is in flight (reaches the table) only when the test says so."""
 
     def __init__(self, slow: str, held: str) -> None:
-        self.items: dict[str, tuple[str, float]] = {}
+        super().__init__()
         self.slow, self.held = slow, held
         self.release, self.landed = threading.Event(), threading.Event()
 
     def save_inprogress(self, data: dict[str, Any], remaining_time_in_millis: int | None = None) -> None:
         event_id = data["eventId"]
-        now = time.time()  # as Powertools: the expiry is counted from the call's start
+        started = time.time()
         if event_id == self.slow:
             self.slow = ""
             time.sleep(0.5)
         if event_id == self.held:
             self.held = ""
             self.release.wait(10)
-            self._store(event_id, now, remaining_time_in_millis)
+            self._store(event_id, started, remaining_time_in_millis)
             self.landed.set()
             return
-        self._store(event_id, now, remaining_time_in_millis)
-
-    def _store(self, event_id: str, now: float, remaining_ms: int | None) -> None:
-        if event_id in self.items:
-            status, expiry = self.items[event_id]
-            if status == "COMPLETED" or expiry > time.time():
-                raise IdempotencyItemAlreadyExistsError()
-        self.items[event_id] = ("INPROGRESS", now + (remaining_ms or 0) / 1000)
-
-    def save_success(self, data: dict[str, Any], result: Any) -> None:
-        self.items[data["eventId"]] = ("COMPLETED", float("inf"))
-
-    def delete_record(self, data: dict[str, Any], exception: Exception) -> None:
-        self.items.pop(data["eventId"], None)
-
-
-class Ingest:
-    def __init__(self) -> None:
-        self.bodies: list[str] = []
-
-    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        self.bodies.extend(entry["MessageBody"] for entry in Entries)
-        return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
+        self._store(event_id, started, remaining_time_in_millis)
 
 
 def test_an_event_whose_claim_was_abandoned_is_not_lost_by_its_continuation(example_config):
     # Given an array of an invalid element and two events, a table answering claims one at a time, the
     # first slowly, the second not before the deadline (its request still on its way)
-    kinesis, ingest, table = FakeKinesis(), Ingest(), SlowTable(slow="evt-a", held="evt-x")
+    kinesis, ingest, table = FakeKinesis(), FakeIngest(), SlowTable(slow="evt-a", held="evt-x")
     events = [profile_event("profile-a", event_id="evt-a"), profile_event("profile-x", event_id="evt-x")]
     body = json.dumps([1, *events])
 

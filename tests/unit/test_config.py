@@ -5,17 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kinesis_export.config import ConfigError, Settings, load_config, parse_config
-from tests.support import EXAMPLE_CONFIG
-
-
-def problems(data: object) -> list[str]:
-    """The config's problems; none for a valid config."""
-    try:
-        parse_config(data)
-    except ConfigError as error:
-        return error.problems
-    return []
+from kinesis_export.config import ConfigError, Settings, load_config
+from tests.support import EXAMPLE_CONFIG, config_problems
 
 
 def example() -> dict:
@@ -37,7 +28,7 @@ def test_each_problem_is_one_line_naming_its_field():
     data["partitonKey"] = "eventId"
     del data["segments"]
 
-    assert problems(data) == [
+    assert config_problems(data) == [
         "name: must be 1-40 lowercase letters, digits or hyphens",
         "stream.region: must be an AWS region code such as us-east-1",
         "segments: required",
@@ -52,7 +43,7 @@ def test_conflicting_entries_are_named_with_the_first_entry_they_repeat():
     data["attributes"] += ["person", "person.email", "mobilePhone.number.digits"]
     data["identities"].append({"namespace": "ecid"})
 
-    assert problems(data) == [
+    assert config_problems(data) == [
         "segments[2].id: mapped twice, first in segments[0]",
         "attributes[3]: overlaps attributes[0] (one holds the other); keep only one of them",
         "attributes[4]: listed twice, first as attributes[0]",
@@ -81,14 +72,14 @@ def test_overlap_lines_are_those_of_comparing_every_pair(paths):
         if overlapping:
             expected.append(f"attributes[{index}]: overlaps attributes[{overlapping[0]}] {KEEP_ONE}")
 
-    assert problems({**example(), "attributes": paths}) == expected
+    assert config_problems({**example(), "attributes": paths}) == expected
 
 
 def test_attribute_may_not_overwrite_the_record_sections():
     data = example()
     data["attributes"] = ["segmentMembership.ups", "bad path"]
 
-    assert problems(data) == [
+    assert config_problems(data) == [
         "attributes[0].path: would overwrite the record's own segmentMembership",
         "attributes[1].path: must be a dotted field path such as person.email",
     ]
@@ -98,7 +89,7 @@ def test_stream_settings_for_a_created_stream_are_refused_for_an_existing_one():
     data = example()
     data["stream"] = {"name": "existing", "create": False, "shards": 2, "retentionHours": 48}
 
-    assert problems(data) == [
+    assert config_problems(data) == [
         "stream.shards: only for a stream this pipeline creates (stream.create: true)",
         "stream.retentionHours: only for a stream this pipeline creates (stream.create: true)",
     ]

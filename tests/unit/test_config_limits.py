@@ -21,23 +21,12 @@ from kinesis_export.config import (
     MAX_POLICIES,
     MAX_SEGMENT_NAME_CHARS,
     MAX_SEGMENTS,
-    ConfigError,
     load_config,
-    parse_config,
 )
 from kinesis_export.events import parse_event
 from kinesis_export.governance import CORE_LABELS
 from kinesis_export.records import Record, RecordPlan
-from tests.support import EXAMPLE_CONFIG
-
-
-def problems(data: object) -> list[str]:
-    """The config's problems; none for a valid config."""
-    try:
-        parse_config(data)
-    except ConfigError as error:
-        return error.problems
-    return []
+from tests.support import EXAMPLE_CONFIG, config_problems
 
 
 def example(**changes: Any) -> dict[str, Any]:
@@ -52,7 +41,7 @@ def path(parts: int, chars: int = 2, tag: str = "p") -> str:
 def test_a_path_deeper_than_the_function_takes_is_one_line_naming_the_field():
     deep = path(2_000)
 
-    assert problems(example(attributes=["person.email", deep], consentPath=deep)) == [
+    assert config_problems(example(attributes=["person.email", deep], consentPath=deep)) == [
         f"attributes[1].path: must have at most {MAX_PATH_PARTS} parts",
         f"consentPath: must have at most {MAX_PATH_PARTS} parts",
     ]
@@ -61,7 +50,9 @@ def test_a_path_deeper_than_the_function_takes_is_one_line_naming_the_field():
 def test_ten_thousand_attributes_are_one_line_naming_the_field():
     attributes = [f"person.a{index}" for index in range(10_000)]
 
-    assert problems(example(attributes=attributes)) == [f"attributes: at most {MAX_ATTRIBUTES} entries, not 10000"]
+    assert config_problems(example(attributes=attributes)) == [
+        f"attributes: at most {MAX_ATTRIBUTES} entries, not 10000"
+    ]
 
 
 def _over(limit: int, item: Any) -> list[Any]:
@@ -126,7 +117,7 @@ OVER_THE_LIMITS = {
 
 @pytest.mark.parametrize("changes, line", OVER_THE_LIMITS.values(), ids=OVER_THE_LIMITS.keys())
 def test_each_limit_passed_is_one_line_naming_the_field_not_the_value(changes, line):
-    assert problems(example(**changes)) == [line]
+    assert config_problems(example(**changes)) == [line]
 
 
 def at_every_limit() -> dict[str, Any]:
@@ -219,7 +210,7 @@ def test_duplicates_and_overlaps_among_many_paths_each_name_the_first_entry_they
     group = paths[-1]
     first_in_group = next(index for index, p in enumerate(paths) if p.startswith(group + "."))
 
-    assert problems(example(attributes=paths)) == [
+    assert config_problems(example(attributes=paths)) == [
         f"attributes[{MAX_ATTRIBUTES - 3}]: listed twice, first as attributes[100]",
         f"attributes[{MAX_ATTRIBUTES - 2}]: overlaps attributes[200] (one holds the other); keep only one of them",
         f"attributes[{MAX_ATTRIBUTES - 1}]: overlaps attributes[{first_in_group}] (one holds the other); "

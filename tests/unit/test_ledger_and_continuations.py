@@ -9,11 +9,9 @@ took the event for a duplicate of itself.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,59 +21,8 @@ from kinesis_export.pipeline import ORIGIN_INDEXES_ATTRIBUTE, ORIGIN_MESSAGE_ATT
 from kinesis_export.queues import Queue
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
-from tests.fakes import FakeKinesis, client_error
+from tests.fakes import FakeIngest, FakeKinesis, FakePersistence, client_error
 from tests.support import profile_event
-
-
-class FakePersistence:
-    """Powertools' DynamoDB persistence layer semantics, in memory: an INPROGRESS item whose in-progress
-    expiry has not passed, or a COMPLETED one, makes a claim fail as already existing."""
-
-    def __init__(self, throttle: frozenset[str] = frozenset(), lose_answer: frozenset[str] = frozenset()) -> None:
-        self.items: dict[str, tuple[str, float]] = {}
-        self.throttle = set(throttle)  # claims refused (nothing stored)
-        self.lose_answer = set(lose_answer)  # claims stored, then the answer lost (a timeout after the write)
-
-    def save_inprogress(self, data: dict[str, Any], remaining_time_in_millis: int | None = None) -> None:
-        event_id = data["eventId"]
-        if event_id in self.throttle:
-            self.throttle.discard(event_id)
-            raise client_error("ProvisionedThroughputExceededException", operation="PutItem")
-        now = time.time()
-        if event_id in self.items:
-            status, expiry = self.items[event_id]
-            if status == "COMPLETED" or expiry > now:
-                raise IdempotencyItemAlreadyExistsError()
-        self.items[event_id] = ("INPROGRESS", now + (remaining_time_in_millis or 0) / 1000)
-        if event_id in self.lose_answer:
-            self.lose_answer.discard(event_id)
-            raise client_error("RequestTimeout", status=500, operation="PutItem")
-
-    def save_success(self, data: dict[str, Any], result: Any) -> None:
-        self.items[data["eventId"]] = ("COMPLETED", float("inf"))
-
-    def delete_record(self, data: dict[str, Any], exception: Exception) -> None:
-        self.items.pop(data["eventId"], None)
-
-
-class FakeIngest:
-    """SendMessageBatch on the ingest queue: keeps every body sent."""
-
-    def __init__(self) -> None:
-        self.bodies: list[str] = []
-        self.origins: list[tuple[str, str]] = []  # each continuation's attributes: message id, indexes
-
-    def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
-        self.bodies.extend(entry["MessageBody"] for entry in Entries)
-        self.origins.extend(
-            (
-                entry["MessageAttributes"][ORIGIN_MESSAGE_ATTRIBUTE]["StringValue"],
-                entry["MessageAttributes"][ORIGIN_INDEXES_ATTRIBUTE]["StringValue"],
-            )
-            for entry in Entries
-        )
-        return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
-
 
 PRODUCERS_ID = "0f8d1c9e-5a4b-4c1e-9d7a-2b6e8f0a1c3d"  # SQS message ids are UUIDs
 
