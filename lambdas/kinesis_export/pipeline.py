@@ -232,31 +232,10 @@ def export_batch(
         report.failures.setdefault(message_id, reason if index is None else f"[{index}] {reason}")
         unfinished.setdefault(message_id, set()).add(index)
 
-    # Where a continuation's elements came from (its attributes, by message id), when it says so of each.
-    origins = {
-        message_id: origin
-        for message_id, (source_id, indexes) in (continued or {}).items()
-        if message_id in prepared.arrays
-        and (origin := Origin.read(source_id, indexes, prepared.arrays[message_id])) is not None
-    }
     for source in prepared.unread:
         fail(source, "not read before the deadline: the batch held more than one invocation can read")
-    bodies = dict(messages) if prepared.rejected else {}
-    texts: dict[str, list[str] | None] = {}  # the elements' own text, of arrays with a rejected element
-    for source, error in prepared.rejected:
-        message_id, index = _origin(source)
-        if index is None:
-            body = bodies[message_id]
-        else:
-            if message_id not in texts:
-                own = element_texts(bodies[message_id])
-                texts[message_id] = own if own is not None and len(own) == prepared.arrays[message_id] else None
-            own = texts[message_id]
-            # As the producer wrote it; re-encoded only if it cannot be read so (1e15 would grow).
-            body = own[index] if own is not None else element_body(prepared.rejected_elements[source])
-        origin = origins.get(message_id)
-        from_producer = (origin.message_id, origin.indexes[index]) if origin and index is not None else None
-        report.rejections.append(Rejection(message_id, body, error.code, error.reason, index, from_producer))
+    origins = _trusted_origins(continued or {}, prepared)
+    report.rejections = _rejections(messages, prepared, origins)
 
     # Rejects are parked while the writer writes: a slow rejects queue must not hold back valid events.
     # The valid events of a message failed there are written all the same: held back, they would let
@@ -330,6 +309,38 @@ def export_batch(
     if report.failures:
         report.failed_message_ids = [message_id for message_id, _ in messages if message_id in report.failures]
     return report
+
+
+def _trusted_origins(continued: Mapping[str, tuple[str, str]], prepared: Prepared) -> dict[str, Origin]:
+    """Where each continuation's elements came from, when its attributes say so of each element."""
+    origins = {}
+    for message_id, (source_id, indexes) in continued.items():
+        count = prepared.arrays.get(message_id)
+        if count is not None and (origin := Origin.read(source_id, indexes, count)) is not None:
+            origins[message_id] = origin
+    return origins
+
+
+def _rejections(messages: Sequence[Message], prepared: Prepared, origins: Mapping[str, Origin]) -> list[Rejection]:
+    """The batch's invalid events as rejects: a whole body as it came, an array's element as the producer wrote it."""
+    rejections: list[Rejection] = []
+    bodies = dict(messages) if prepared.rejected else {}
+    texts: dict[str, list[str] | None] = {}  # the elements' own text, of arrays with a rejected element
+    for source, error in prepared.rejected:
+        message_id, index = _origin(source)
+        if index is None:
+            rejections.append(Rejection(message_id, bodies[message_id], error.code, error.reason))
+            continue
+        if message_id not in texts:
+            own = element_texts(bodies[message_id])
+            texts[message_id] = own if own is not None and len(own) == prepared.arrays[message_id] else None
+        own = texts[message_id]
+        # Re-encoded only if it cannot be read as written (then 1e15 would grow to 1000000000000000.0).
+        body = own[index] if own is not None else element_body(prepared.rejected_elements[source])
+        origin = origins.get(message_id)
+        from_producer = (origin.message_id, origin.indexes[index]) if origin else None
+        rejections.append(Rejection(message_id, body, error.code, error.reason, index, from_producer))
+    return rejections
 
 
 def _not_overtaking(
