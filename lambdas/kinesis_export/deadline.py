@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
-I = TypeVar("I")  # noqa: E741 (an item)
+Item = TypeVar("Item")
 
 
 @dataclass
@@ -72,7 +72,7 @@ class Calls:
         self._pool: ThreadPoolExecutor | None = None
         self._abandoned: list[Future[Any]] = []
 
-    def start(self, function: Callable[[I], T], items: Sequence[I]) -> Started[T]:
+    def start(self, function: Callable[[Item], T], items: Sequence[Item]) -> Started[T]:
         """Start a call per item (at most `workers` at a time, in order); wait for them with `Started.wait`."""
         self._abandoned = [future for future in self._abandoned if not future.done()]
         if len(self._abandoned) >= MAX_ABANDONED:
@@ -81,7 +81,7 @@ class Calls:
             self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=self._name)
         return Started(self, [self._pool.submit(function, item) for item in items])
 
-    def run(self, function: Callable[[I], T], items: Sequence[I], deadline: Deadline) -> list[T | Late]:
+    def run(self, function: Callable[[Item], T], items: Sequence[Item], deadline: Deadline) -> list[T | Late]:
         """Each item's answer, in order, or Late when the deadline came first."""
         if deadline.remaining() <= 0:
             return [NOT_STARTED] * len(items)
