@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from .governance import Label, Policy, governance_problems, load_catalogue
+from .governance import Label, Policy, governance_problems, load_catalogue, printable
 
 # Reserved for the record's own sections: an attribute there would collide with them.
 RESERVED_ROOTS = ("segmentMembership", "identityMap")
@@ -398,9 +398,11 @@ def _describe(error: ErrorDetails) -> str:
     """A `field.path: reason` line, without echoing the offending value (it may be personal data)."""
     path = ""
     for part in error["loc"]:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        path += f"[{part}]" if isinstance(part, int) else (f".{printable(part)}" if path else printable(part))
     if error["type"] == "too_long":  # in pydantic's words, "List should have at most 500 items after validation"
         reason = f"at most {error['ctx']['max_length']} entries, not {error['ctx']['actual_length']}"
+    elif error["type"] == "union_tag_invalid":  # pydantic's message quotes the value given
+        reason = f"must be one of {error['ctx']['expected_tags']}"
     else:
         reasons = {"missing": "required", "extra_forbidden": "unknown field"}
         reason = reasons.get(error["type"], error["msg"].removeprefix("Value error, "))
@@ -426,12 +428,16 @@ def load_config(path: str | Path) -> DestinationConfig:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(source, [f"cannot read the file: {error.strerror}"]) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(source, [f"not UTF-8 text (byte {error.start})"]) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(
             source, [f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"]
         ) from None
+    except RecursionError:
+        raise ConfigError(source, ["not valid JSON: nested too deeply"]) from None
     return parse_config(data, source)
 
 
@@ -466,7 +472,7 @@ class Settings:
             raw = environ.get(name, "")
             if not raw:
                 return default
-            if raw.isdigit() and int(raw) > 0:
+            if raw.isascii() and raw.isdigit() and int(raw) > 0:
                 return int(raw)
             problems.append(f"{name}: must be a positive whole number")
             return default

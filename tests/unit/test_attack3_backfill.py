@@ -1,0 +1,154 @@
+"""Adversarial review (attack3): the local backfill's checkpoint and rejects file.
+
+Promises attacked: "no line is missed" on resume; the rejects file "lists" bad lines with their
+numbers and reasons (one entry each, readable JSON Lines); "memory stays flat whatever its size".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+from kinesis_export.backfill import Backfill, BackfillStopped, CheckpointError, RateLimit, open_source
+from kinesis_export.config import parse_config
+from kinesis_export.records import RecordPlan
+from kinesis_export.writer import KinesisWriter
+from tests.fakes import FakeKinesis
+from tests.support import EXAMPLE_CONFIG, ROOT, profile_event
+
+
+def plan_for(stream: str) -> RecordPlan:
+    config = json.loads(EXAMPLE_CONFIG.read_text())
+    config["stream"] = {"name": stream, "region": "us-east-1"}
+    return RecordPlan(parse_config(config))
+
+
+def runner(checkpoint: Path, kinesis: FakeKinesis, stream: str = "stream-a") -> Backfill:
+    return Backfill(plan_for(stream), KinesisWriter(kinesis, stream), RateLimit(10**6, 10**9), checkpoint)
+
+
+def write_members(path: Path, count: int, bad: set[int] = frozenset()) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        for number in range(1, count + 1):
+            out.write("not json\n" if number in bad else json.dumps(profile_event(f"m-{number}")) + "\n")
+    return path
+
+
+def denied_from_call(first_denied: int) -> FakeKinesis:
+    return FakeKinesis(
+        lambda call, entries: dict.fromkeys(range(len(entries)), "AccessDeniedException") if call >= first_denied else None
+    )
+
+
+def test_an_unfinished_run_to_one_destination_makes_a_run_to_another_skip_lines(tmp_path: Path):
+    # The checkpoint (by default <file>.checkpoint.json) is bound to the file only, not to the
+    # destination or stream: an interrupted run to stream A, then the same file to stream B,
+    # resumes B after A's line, and B never gets lines 1-500. Nothing says so; exit status 0.
+    members = write_members(tmp_path / "members.jsonl", 600)
+    checkpoint = tmp_path / "members.jsonl.checkpoint.json"
+    stream_a = denied_from_call(2)
+    try:
+        runner(checkpoint, stream_a, "stream-a").run(open_source(str(members)))
+    except BackfillStopped:
+        pass
+    assert len(stream_a.stream) == 500
+
+    stream_b = FakeKinesis()
+    try:
+        runner(checkpoint, stream_b, "stream-b").run(open_source(str(members)))
+    except CheckpointError:
+        return  # refusing the other destination's checkpoint would keep the promise
+    assert len(stream_b.stream) == 600, f"stream B got {len(stream_b.stream)} of 600 lines, silently"
+
+
+def test_a_stopped_batch_resumed_lists_its_rejects_twice(tmp_path: Path):
+    # The batch's rejects are written (and flushed) before its records are sent; when the send
+    # fails, the checkpoint stays before the batch and the resumed run writes them again.
+    bad = {501, 502, 503}
+    members = write_members(tmp_path / "members.jsonl", 600, bad)
+    checkpoint = tmp_path / "members.jsonl.checkpoint.json"
+    try:
+        runner(checkpoint, denied_from_call(2)).run(open_source(str(members)))
+    except BackfillStopped:
+        pass
+
+    run = runner(checkpoint, FakeKinesis())
+    progress = run.run(open_source(str(members)))
+
+    listed = [json.loads(line)["line"] for line in run.rejects_file.read_text().splitlines()]
+    assert progress.rejected == 3
+    assert listed == sorted(bad), f"rejects file lists {listed}"
+
+
+KILLED_RUN = """
+import json, os, sys
+from pathlib import Path
+from kinesis_export.backfill import Backfill, RateLimit, open_source
+from kinesis_export.config import load_config
+from kinesis_export.records import RecordPlan
+from kinesis_export.writer import KinesisWriter
+from tests.fakes import FakeKinesis
+from tests.support import EXAMPLE_CONFIG
+
+def die(call, entries):
+    if call == 2:
+        os._exit(137)  # as SIGKILL: no buffer is flushed, no `finally` runs
+
+members, checkpoint = sys.argv[1], Path(sys.argv[2])
+run = Backfill(RecordPlan(load_config(EXAMPLE_CONFIG)), KinesisWriter(FakeKinesis(die), "s"),
+               RateLimit(10**6, 10**9), checkpoint)
+run.run(open_source(members))
+"""
+
+
+def test_a_kill_mid_batch_leaves_duplicated_rejects_file_entries(tmp_path: Path):
+    # Batch 2 (lines 501-1000) holds 400 bad lines: their ~30 KB of rejects overflow the text
+    # buffer, so part of them reach the file before the process is killed during PutRecords; the
+    # resumed run appends the whole batch's rejects again, after a possibly half-written line.
+    bad = set(range(501, 901))
+    members = write_members(tmp_path / "members.jsonl", 1000, bad)
+    checkpoint = tmp_path / "members.jsonl.checkpoint.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), str(ROOT)])}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_RUN, str(members), str(checkpoint)], env=env, timeout=120, cwd=ROOT
+    )
+    assert killed.returncode == 137
+    assert json.loads(checkpoint.read_text())["line"] == 500
+
+    run = runner(checkpoint, FakeKinesis())
+    progress = run.run(open_source(str(members)))
+
+    text = run.rejects_file.read_text()
+    entries = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            entries.append(json.loads(line)["line"])
+        except ValueError:
+            raise AssertionError(f"rejects file line {number} is torn: {line[:80]!r}") from None
+    assert progress.rejected == 400
+    assert entries == sorted(bad), f"{len(entries)} entries for 400 bad lines"
+
+
+def test_one_huge_line_is_read_whole_into_memory(tmp_path: Path):
+    # "memory stays flat whatever its size": a line can never be a record over 1 MiB, yet a 64 MiB
+    # line (a file without newlines, a wrong file) is read, decoded and parsed whole.
+    members = tmp_path / "members.jsonl"
+    with members.open("wb") as out:
+        out.write(b'{"eventId": "' + b"x" * (64 * 1024 * 1024) + b'"}\n')
+    run = runner(tmp_path / "members.jsonl.checkpoint.json", FakeKinesis())
+    source = open_source(str(members))
+
+    tracemalloc.start()
+    try:
+        progress = run.run(source)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        source.close()
+
+    assert progress.rejected == 1
+    assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB for one line"
