@@ -186,6 +186,9 @@ def backfill(
         raise CommandFailed(str(error), 2) from None
     except BackfillStopped as error:
         raise CommandFailed(f"stopped: {error}") from None
+    except OSError as error:  # the checkpoint or the rejects file: a missing folder, a directory, no permission
+        where = error.filename or checkpoint
+        raise CommandFailed(f"cannot write {where}: {error.strerror or type(error).__name__}", 2) from None
     finally:
         file.close()
         if bar:
@@ -245,6 +248,13 @@ def redrive_command(target: str, to: str | None, dry_run: bool) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """A whole number above zero, for argparse."""
+    if not (text.isascii() and text.isdigit() and int(text) > 0):
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kinesis_export", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -270,7 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     rejects_parser = commands.add_parser("rejects", help="list rejected messages with their error codes and reasons")
     rejects_parser.add_argument("target", help="a destination config (its stack's rejects queue) or a queue URL")
     rejects_parser.add_argument("--delete", action="store_true", help="delete the messages listed")
-    rejects_parser.add_argument("--limit", type=int, default=1000)
+    rejects_parser.add_argument(
+        "--limit", type=_positive, default=1000, help="at most this many messages (default: 1000)"
+    )
     redrive_parser = commands.add_parser("redrive", help="move dead letters back to the ingest queue")
     redrive_parser.add_argument("target", help="a destination config (its stack's queues) or the dead-letter queue URL")
     redrive_parser.add_argument("--to", help="the ingest queue URL (default: from the stack)")
