@@ -177,6 +177,7 @@ def backfill(
         RateLimit(records, size),
         checkpoint,
         report=bar or (lambda progress, fraction: None),
+        destination=f"stream {config.stream.name} in {region}",
     )
     try:
         progress = run.run(file, restart=restart)

@@ -38,6 +38,7 @@ from botocore.exceptions import BotoCoreError
 
 from .connection import DENIED
 from .deadline import Deadline
+from .events import InvalidInput
 from .pipeline import prepare
 from .records import RecordPlan
 from .writer import KinesisWriter
@@ -54,6 +55,16 @@ BATCH_DEADLINE_SECONDS = 300.0
 # whole file would cost as much as the run; a new members file differs in size or at its ends.
 FINGERPRINT_SPAN = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
+# A line longer than this is not read whole but rejected: memory stays bounded whatever the file
+# holds (a file with no line breaks, a wrong file), and an event that large is no segment event.
+MAX_LINE_BYTES = 4 * 1024 * 1024
+
+
+class _TooLong(bytes):
+    """Stands, in the lines read, for a line over MAX_LINE_BYTES (skipped, not kept)."""
+
+
+TOO_LONG = _TooLong(b"-")
 
 
 @dataclass
@@ -62,7 +73,9 @@ class Progress:
 
     source: str
     file: dict[str, Any] = field(default_factory=dict)  # the file's identity (see `open_source`)
+    destination: str = ""  # the stream the lines go to: a checkpoint is of one file to one stream
     line: int = 0  # every line up to and including this one is done
+    rejects_bytes: int = 0  # the rejects file's length then: longer after a kill, it is cut back
     exported: int = 0
     filtered: int = 0
     rejected: int = 0
@@ -204,7 +217,7 @@ class Lines:
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            for line in self._lines:
+            for line in _bounded(self._lines):
                 self.count += 1
                 yield line.removeprefix(_BOM) if self.count == 1 else line
         except EOFError:
@@ -215,6 +228,22 @@ class Lines:
             self.error = "truncated or corrupt", "its compressed data cannot be decompressed"
         except (OSError, BotoCoreError) as error:
             self.error = "unreadable", type(error).__name__
+
+
+def _bounded(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """The lines of a file, each at most MAX_LINE_BYTES; a longer one is skipped and stands as TOO_LONG."""
+    readline = getattr(lines, "readline", None)
+    if readline is None:  # already lines (a test's list)
+        yield from lines
+        return
+    while line := readline(MAX_LINE_BYTES + 1):
+        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+            yield line
+            continue
+        del line  # the rest is read past a little at a time, and not kept
+        while (rest := readline(FINGERPRINT_SPAN)) and not rest.endswith(b"\n"):
+            pass
+        yield TOO_LONG
 
 
 def numbered_batches(lines: Iterable[bytes], skip_through: int) -> Iterator[list[tuple[int, bytes]]]:
@@ -239,9 +268,12 @@ class Backfill:
         rate: RateLimit,
         checkpoint: Path,
         report: Callable[[Progress, float], None] = lambda progress, fraction: None,
+        destination: str | None = None,
     ) -> None:
         self._plan = plan
         self._writer = writer
+        # What the checkpoint is of besides the file: by default, the writer's stream.
+        self._destination = destination or writer.stream_name
         self._rate = rate
         self._checkpoint = checkpoint
         self.rejects_file = checkpoint.with_suffix(".rejects.jsonl")
@@ -253,11 +285,14 @@ class Backfill:
         lines = Lines(source.lines)
         with self.rejects_file.open("a", encoding="utf-8") as rejects:
             for batch in numbered_batches(lines, progress.line):
-                prepared = prepare(batch, self._plan)
-                for number, error in prepared.rejected:
-                    rejects.write(json.dumps({"line": number, "code": error.code, "reason": error.reason}) + "\n")
-                progress.rejected += len(prepared.rejected)
-                progress.filtered += prepared.filtered
+                too_long = [(number, _LINE_TOO_LONG) for number, line in batch if line is TOO_LONG]
+                prepared = prepare([item for item in batch if item[1] is not TOO_LONG], self._plan)
+                # Written with the checkpoint, once the batch is on the stream: a batch done again after a
+                # stop lists its bad lines once.
+                bad_lines = [
+                    json.dumps({"line": number, "code": error.code, "reason": error.reason}) + "\n"
+                    for number, error in sorted(too_long + prepared.rejected, key=lambda item: item[0])
+                ]
                 records = prepared.records
                 self._rate.wait(len(records), sum(record.size for record in records))
                 result = self._writer.write(records, Deadline.after(BATCH_DEADLINE_SECONDS))
@@ -268,14 +303,17 @@ class Backfill:
                 if result.failed:
                     progress.failed = len(result.failed)
                     reason = _without_caller(next(iter(result.failed.values())))
-                    rejects.flush()
                     raise BackfillStopped(
                         f"{len(result.failed)} records of lines {batch[0][0]}-{batch[-1][0]} not written ({reason}); "
                         f"run the same command to continue from {self._checkpoint}"
                     )
                 progress.exported += len(records)
+                progress.filtered += prepared.filtered
+                progress.rejected += len(bad_lines)
                 progress.line = batch[-1][0]
+                rejects.writelines(bad_lines)
                 rejects.flush()
+                progress.rejects_bytes = rejects.tell()
                 self._save(progress)
                 self._report(progress, source.fraction_read())
         if lines.error:
@@ -306,10 +344,19 @@ class Backfill:
                     "(another file, or this one changed since); pass --restart to discard it and export the file "
                     "from its first line"
                 )
+            if saved.destination != self._destination:
+                raise CheckpointError(
+                    f"checkpoint {self._checkpoint} is of an unfinished run to {saved.destination}, not to "
+                    f"{self._destination}; pass --restart to discard it and export the file from its first line, "
+                    "or --checkpoint to keep one per destination"
+                )
+            # A kill after the batch's bad lines were written but before its checkpoint was: cut them back.
+            if self.rejects_file.exists() and self.rejects_file.stat().st_size > saved.rejects_bytes:
+                os.truncate(self.rejects_file, saved.rejects_bytes)
             return saved
         # A finished run (of this file or of an earlier one under its name) or none: start over.
         self.rejects_file.unlink(missing_ok=True)
-        return Progress(source.name, source.identity)
+        return Progress(source.name, source.identity, self._destination)
 
     def _load(self) -> Progress | None:
         """The saved checkpoint, or None; CheckpointError when it is not one."""
@@ -339,11 +386,14 @@ class Backfill:
         os.replace(temporary, self._checkpoint)
 
 
+_LINE_TOO_LONG = InvalidInput("RECORD_TOO_LARGE", f"line is over {MAX_LINE_BYTES // 2**20} MiB: not read")
 _RESTART = "pass --restart to discard it and export the file from its first line"
 _CHECKPOINT_FIELDS = {
     "source": str,
     "file": dict,
+    "destination": str,
     "line": int,
+    "rejects_bytes": int,
     "exported": int,
     "filtered": int,
     "rejected": int,

@@ -91,7 +91,7 @@ class KinesisWriter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
-        self._stream_name = stream_name
+        self.stream_name = stream_name
         # Backoff between retry rounds: full jitter up to base_delay * 2**round, at most max_delay.
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -198,7 +198,7 @@ class KinesisWriter:
         Every entry's ErrorCode is checked, never only FailedRecordCount.
         """
         try:
-            response = self._client.put_records(self._stream_name, [records[i] for i in chunk])
+            response = self._client.put_records(self.stream_name, [records[i] for i in chunk])
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code") or "Unknown"
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

@@ -216,7 +216,7 @@ def test_a_rerun_of_a_finished_file_starts_over_and_exports_it_again(tmp_path):
 
 
 def unfinished(checkpoint: Path, file: SourceFile, line: int) -> None:
-    progress = Progress(file.name, file.identity, line=line, exported=line)
+    progress = Progress(file.name, file.identity, "s", line=line, exported=line)
     checkpoint.write_text(json.dumps(progress.__dict__))
 
 
@@ -259,7 +259,10 @@ def test_a_checkpoint_past_the_end_of_the_file_is_refused(tmp_path):
     [
         ("{not json", "not JSON"),
         ("[]", "not a JSON object"),
-        ('{"source": "members.jsonl", "line": 10}', "file, exported, filtered, rejected, failed, finished"),
+        (
+            '{"source": "members.jsonl", "line": 10}',
+            "file, destination, rejects_bytes, exported, filtered, rejected, failed, finished",
+        ),
         (json.dumps({**Progress("m").__dict__, "line": -1, "extra": 1}), "line, extra"),
         (json.dumps({**Progress("m").__dict__, "finished": "no"}), "finished"),
     ],
