@@ -9,11 +9,10 @@ from constructs import Construct
 
 from infra.constants import INGEST_AGE_ALARM_THRESHOLD, METRICS_NAMESPACE
 from infra.exporter import Exporter
+from kinesis_export import metrics as names
 
 _PERIOD = Duration.minutes(1)
 _DASHBOARD_RANGE = "-PT6H"
-# What became of the events a batch received: the function's EMF metrics Events<outcome>.
-_OUTCOMES = ("Received", "Exported", "Filtered", "WithoutConsent", "Duplicate", "Rejected", "Failed")
 
 
 class Monitoring(Construct):
@@ -89,12 +88,12 @@ class Monitoring(Construct):
                 [
                     cloudwatch.GraphWidget(
                         title="Events",
-                        left=[exported(f"Events{outcome}") for outcome in _OUTCOMES],
+                        left=[exported(name) for name in names.EVENT_OUTCOMES],
                         width=12,
                     ),
                     cloudwatch.GraphWidget(
-                        title="PutRecords",
-                        left=[exported("PutRecordsCalls"), exported("PutRecordsRetries")],
+                        title="Writing",
+                        left=[exported(name) for name in names.WRITING],
                         width=12,
                     ),
                 ],

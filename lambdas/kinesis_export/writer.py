@@ -118,11 +118,12 @@ class KinesisWriter:
         sizes = [record.size for record in records]
         failed_rounds = 0
         last_error = ""
-        # A round is started only when one as long as the last would be answered in time: a call
-        # abandoned at the deadline has an unknown outcome, and its records are written again.
+        # A round is started only when one twice as long as the last would be answered in time: a call
+        # abandoned at the deadline has an unknown outcome, its records are written again, and its
+        # message cannot be continued (pipeline._continue). Twice: a round's time varies.
         last_round = 0.0
         while heads:
-            if deadline.remaining() <= last_round:
+            if deadline.remaining() <= 2 * last_round:
                 self._give_up(heads, behind, result, last_error)
                 break
             started = time.monotonic()
@@ -155,7 +156,7 @@ class KinesisWriter:
             failed_rounds += 1
             # Exponential backoff with full jitter.
             delay = random.uniform(0, min(self.max_delay, self.base_delay * 2**failed_rounds))
-            if deadline.remaining() <= delay + last_round:
+            if deadline.remaining() <= delay + 2 * last_round:
                 self._give_up(heads, behind, result, last_error)
                 break
             self._sleep(delay)

@@ -57,5 +57,6 @@ def test_a_long_message_whose_rest_would_re_encode_past_the_queue_limit_still_fi
     records = read_stream(pipeline.kinesis, pipeline.stream_name)
     order = [record.json()["person"]["name"]["lastName"] for record in records]
     assert deliveries > 1, "the message should not fit in one invocation"
-    assert order.count(names[0]) == 1, f"the head was written {order.count(names[0])} times"
+    # (redelivered whole only when a call abandoned at a deadline may still land: rare, and it writes the head again)
+    assert redelivered <= 1 and order.count(names[0]) == 1 + redelivered, f"head written {order.count(names[0])} times"
     assert list(dict.fromkeys(order)) == names, f"{len(set(order))} of {len(names)} events written"

@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from kinesis_export import metrics as names
 from kinesis_export import runtime
 from kinesis_export.backfill import export_items
 from kinesis_export.config import Settings, load_config
@@ -36,7 +37,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
     with runtime.collector_paused():
         result = export_items(event["Items"], plan, writer, deadline)
-    metrics.add_metric(name="BackfillExported", unit=MetricUnit.Count, value=result["exported"])
-    metrics.add_metric(name="BackfillRejected", unit=MetricUnit.Count, value=len(result["rejected"]))
+    metrics.add_metric(name=names.BACKFILL_EXPORTED, unit=MetricUnit.Count, value=result["exported"])
+    metrics.add_metric(name=names.BACKFILL_REJECTED, unit=MetricUnit.Count, value=len(result["rejected"]))
     logger.info("backfill batch exported", extra={"exported": result["exported"], "rejected": len(result["rejected"])})
     return result

@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from kinesis_export import metrics as names
 from kinesis_export import runtime
 from kinesis_export.config import ConfigError, Settings, load_config
 from kinesis_export.credentials import stream_writer
@@ -71,19 +72,19 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         report = export_batch(messages, plan, writer, rejects, deadline, ledger, ingest, _origins(event["Records"]))
 
     for name, value in (
-        ("EventsReceived", report.received),
-        ("EventsExported", report.exported),
-        ("EventsFiltered", report.filtered),
-        ("EventsWithoutConsent", report.without_consent),
-        ("EventsRejected", report.rejected),
-        ("EventsFailed", report.failed),
-        ("PutRecordsCalls", report.put_records_calls),
-        ("PutRecordsRetries", report.put_records_retries),
-        ("MessagesContinued", report.continued),
+        (names.EVENTS_RECEIVED, report.received),
+        (names.EVENTS_EXPORTED, report.exported),
+        (names.EVENTS_FILTERED, report.filtered),
+        (names.EVENTS_WITHOUT_CONSENT, report.without_consent),
+        (names.EVENTS_REJECTED, report.rejected),
+        (names.EVENTS_FAILED, report.failed),
+        (names.PUT_RECORDS_CALLS, report.put_records_calls),
+        (names.PUT_RECORDS_RETRIES, report.put_records_retries),
+        (names.MESSAGES_CONTINUED, report.continued),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if ledger is not None:
-        metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=report.duplicates)
+        metrics.add_metric(name=names.EVENTS_DUPLICATE, unit=MetricUnit.Count, value=report.duplicates)
     # One line per message, however many of its events were rejected: the log's size follows the batch's.
     rejected: dict[str, list[Rejection]] = {}
     for rejection in report.rejections:
