@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "destinations" / "example.json"
 HIGH_PROPENSITY = "7841ba61-23c1-4bb3-a495-00d3g5fe1e93"
@@ -87,3 +90,14 @@ def config_problems(data: object) -> list[str]:
     except ConfigError as error:
         return error.problems
     return []
+
+
+def traced_peak(call: Callable[[], T]) -> tuple[T, int]:
+    """What a call returns, and the most memory Python allocated while it ran (tracemalloc's peak)."""
+    tracemalloc.start()
+    try:
+        result = call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, peak

@@ -92,3 +92,19 @@ def start_pipeline(
         return Pipeline(stream_name, ingest_url, rejects_url, kinesis, sqs, module.handler, module)
 
     return start
+
+
+@pytest.fixture
+def destination(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
+    """A config file for a fresh 32-shard stream on moto, the stream's name, and the environment pointed at moto
+    (for the command line, which builds its own clients)."""
+    for name, value in {**LOCAL_CREDENTIALS, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint}.items():
+        monkeypatch.setenv(name, value)
+    stream = f"backfill-{uuid.uuid4().hex[:12]}"
+    # Many shards: moto appends to a shard in time that grows with its length.
+    boto3.client("kinesis", region_name=REGION).create_stream(StreamName=stream, ShardCount=32)
+    config = json.loads(EXAMPLE_CONFIG.read_text())
+    config["stream"] = {"name": stream, "region": REGION}
+    path = tmp_path / "destination.json"
+    path.write_text(json.dumps(config))
+    return path, stream

@@ -17,9 +17,9 @@ import boto3
 import pytest
 
 from kinesis_export.__main__ import main
-from kinesis_export.local import LOCAL_CREDENTIALS, read_stream
+from kinesis_export.local import read_stream
 from tests.integration.conftest import REGION
-from tests.support import EXAMPLE_CONFIG, HIGH_PROPENSITY, ROOT, profile_event
+from tests.support import HIGH_PROPENSITY, ROOT, profile_event
 
 BAD_LINES = {7: "not json", 5003: '{"eventId": "x"}', 77777: "[]"}
 
@@ -32,21 +32,6 @@ def members_file(path: Path, count: int) -> Path:
             line = BAD_LINES.get(number) or json.dumps(profile_event(f"member-{number}", event_id=f"e-{number}"))
             out.write(line + "\n")
     return path
-
-
-@pytest.fixture
-def destination(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
-    """A config for a fresh 32-shard stream on moto, and the environment pointed at moto."""
-    for name, value in {**LOCAL_CREDENTIALS, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint}.items():
-        monkeypatch.setenv(name, value)
-    stream = f"backfill-{uuid.uuid4().hex[:12]}"
-    # Many shards: moto appends to a shard in time that grows with its length.
-    boto3.client("kinesis", region_name=REGION).create_stream(StreamName=stream, ShardCount=32)
-    config = json.loads(EXAMPLE_CONFIG.read_text())
-    config["stream"] = {"name": stream, "region": REGION}
-    path = tmp_path / "destination.json"
-    path.write_text(json.dumps(config))
-    return path, stream
 
 
 def written_keys(stream: str) -> Counter[str]:

@@ -23,19 +23,6 @@ from tests.integration.conftest import REGION
 from tests.support import EXAMPLE_CONFIG, ROOT, profile_event
 
 
-@pytest.fixture
-def destination(moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:
-    for name, value in {**LOCAL_CREDENTIALS, "AWS_REGION": REGION, "AWS_ENDPOINT_URL": moto_endpoint}.items():
-        monkeypatch.setenv(name, value)
-    stream = f"attack3-{uuid.uuid4().hex[:12]}"
-    boto3.client("kinesis", region_name=REGION).create_stream(StreamName=stream, ShardCount=2)
-    config = json.loads(EXAMPLE_CONFIG.read_text())
-    config["stream"] = {"name": stream, "region": REGION}
-    path = tmp_path / "destination.json"
-    path.write_text(json.dumps(config))
-    return path, stream
-
-
 def members(path: Path, count: int = 3) -> Path:
     path.write_text("".join(json.dumps(profile_event(f"m-{n}")) + "\n" for n in range(count)))
     return path

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from kinesis_export.config import parse_config
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis
-from tests.support import EXAMPLE_CONFIG, ROOT, profile_event
+from tests.support import EXAMPLE_CONFIG, ROOT, profile_event, traced_peak
 
 
 def plan_for(stream: str) -> RecordPlan:
@@ -143,12 +142,9 @@ def test_one_huge_line_is_rejected_without_being_read_whole(tmp_path: Path):
     run = runner(tmp_path / "members.jsonl.checkpoint.json", FakeKinesis())
     source = open_source(str(members))
 
-    tracemalloc.start()
     try:
-        progress = run.run(source)
-        _, peak = tracemalloc.get_traced_memory()
+        progress, peak = traced_peak(lambda: run.run(source))
     finally:
-        tracemalloc.stop()
         source.close()
 
     assert progress.rejected == 1

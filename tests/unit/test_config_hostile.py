@@ -11,20 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from kinesis_export.config import ConfigError, Settings, load_config, parse_config
-from tests.support import EXAMPLE_CONFIG
+from kinesis_export.config import ConfigError, Settings, load_config
+from tests.support import EXAMPLE_CONFIG, config_problems
 
 
 def example() -> dict:
     return json.loads(EXAMPLE_CONFIG.read_text())
-
-
-def problems_of(data: object) -> list[str]:
-    try:
-        parse_config(data)
-    except ConfigError as error:
-        return error.problems
-    return []
 
 
 def governance_config(actions: int, policies: int, attributes: int) -> dict:
@@ -45,11 +37,11 @@ def test_the_governance_report_grows_no_faster_than_the_config():
     # at the documented limits (50 actions, 100 policies, 600 fields, 32 labels) that is ~10^8 lines.
     small, large = governance_config(10, 10, 50), governance_config(20, 20, 100)
     size_ratio = len(json.dumps(large)) / len(json.dumps(small))
-    output_ratio = sum(map(len, problems_of(large))) / sum(map(len, problems_of(small)))
+    output_ratio = sum(map(len, config_problems(large))) / sum(map(len, config_problems(small)))
 
     assert output_ratio <= 2 * size_ratio, (
         f"config grew {size_ratio:.1f}x, its problem report {output_ratio:.1f}x "
-        f"({len(problems_of(large)):,} lines from a {len(json.dumps(large)):,}-byte config)"
+        f"({len(config_problems(large)):,} lines from a {len(json.dumps(large)):,}-byte config)"
     )
 
 
@@ -59,7 +51,7 @@ def test_a_long_policy_name_does_not_swell_the_report():
     config = governance_config(1, 1, 100)
     config["policies"][0]["name"] = "n" * 100_000
 
-    report = "\n".join(problems_of(config))
+    report = "\n".join(config_problems(config))
 
     assert len(report) <= 10 * len(json.dumps(config)), f"{len(report):,} bytes of problems"
 
@@ -70,10 +62,10 @@ def test_an_unknown_credentials_mode_is_named_without_echoing_it():
     config = example()
     config["credentials"] = {"mode": "jane.doe@example.com\nsecond line"}
 
-    report = "\n".join(problems_of(config))
+    report = "\n".join(config_problems(config))
 
     assert "jane.doe@example.com" not in report, report
-    assert len(report.splitlines()) == len(problems_of(config)), "one line per problem"
+    assert len(report.splitlines()) == len(config_problems(config)), "one line per problem"
 
 
 def test_a_free_text_namespace_is_not_echoed_in_a_governance_line():
@@ -81,7 +73,7 @@ def test_a_free_text_namespace_is_not_echoed_in_a_governance_line():
     config["identities"][0]["namespace"] = "jane.doe@example.com\nforged: line"
     config["identities"][0]["labels"] = ["NotALabel"]
 
-    problems = problems_of(config)
+    problems = config_problems(config)
 
     assert problems, "the unknown label is reported"
     assert all("\n" not in problem for problem in problems), problems
@@ -92,7 +84,7 @@ def test_an_unknown_key_with_a_newline_is_still_one_line():
     config = example()
     config["jane.doe@example.com\nforged"] = 1
 
-    problems = problems_of(config)
+    problems = config_problems(config)
 
     assert all("\n" not in problem for problem in problems), problems
 
