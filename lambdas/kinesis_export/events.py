@@ -169,7 +169,8 @@ def element_texts(body: str) -> list[str] | None:
 
     What the body said is kept as it said it (`1e15` stays `1e15`, not `1000000000000000.0`), so a
     part of the array is never longer than the whole. Read with the standard library's decoder,
-    only for the rare message that needs it (a continuation), not on the export path.
+    only for the rare message that needs it (a rejected element, a continuation), not on the
+    export path.
     """
     decoder = json.JSONDecoder()
     texts: list[str] = []

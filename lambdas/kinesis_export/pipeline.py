@@ -2,16 +2,18 @@
 
 A message body is one event, or a JSON array of events. Each element of an array is an event of
 its own, in the array's order; its source is (message id, index). A message is acknowledged only
-when every one of its events is written, filtered or parked as a reject: otherwise the whole
-message is reported failed, and SQS delivers all of it again (its other events are written again:
-at least once, never lost).
+when every one of its events is written, filtered or parked as a reject, or when the unfinished
+rest of its array went back to the ingest queue as a new message (`_continue`): otherwise the
+whole message is reported failed, and SQS delivers all of it again (its other events are written
+again: at least once, never lost).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .deadline import Deadline
@@ -82,7 +84,6 @@ class Prepared:
     filtered: int = 0
     without_consent: int = 0
     rejected: list[tuple[Any, InvalidInput]] = field(default_factory=list)
-    rejected_elements: dict[tuple[Any, int], Any] = field(default_factory=dict)  # by source, as decoded
     # A body holding an array: how many elements. Only the count is kept: keeping every decoded element
     # alive until the batch's end cost arrays 4 µs an event (memory the allocator could not reuse).
     arrays: dict[Any, int] = field(default_factory=dict)
@@ -95,7 +96,6 @@ class Prepared:
         self.filtered += other.filtered
         self.without_consent += other.without_consent
         self.rejected += other.rejected
-        self.rejected_elements.update(other.rejected_elements)
 
     @property
     def received(self) -> int:
@@ -162,7 +162,6 @@ def _prepare_elements(prepared: Prepared, source: Any, body: str, plan: RecordPl
         except Exception as error:
             invalid = _as_invalid(error)
             part.rejected.append(((source, index), InvalidInput(invalid.code, f"[{index}] {invalid.reason}")))
-            part.rejected_elements[source, index] = element
             continue
         _keep(part, (source, index), parsed, built)
     if len(part.rejected) > MAX_REJECTS_PER_MESSAGE:
@@ -235,7 +234,13 @@ def export_batch(
     for source in prepared.unread:
         fail(source, "not read before the deadline: the batch held more than one invocation can read")
     origins = _trusted_origins(continued or {}, prepared)
-    report.rejections = _rejections(messages, prepared, origins)
+    bodies = dict(messages)
+
+    @cache
+    def own_texts(message_id: str) -> list[str]:
+        return _element_texts(bodies[message_id], prepared.arrays[message_id])
+
+    report.rejections = _rejections(bodies, prepared, origins, own_texts)
 
     # Rejects are parked while the writer writes: a slow rejects queue must not hold back valid events.
     # The valid events of a message failed there are written all the same: held back, they would let
@@ -297,7 +302,7 @@ def export_batch(
         report.idempotency_errors += len(kept)
 
     if ingest is not None and continuing and report.failures:
-        _continue(report, dict(messages), prepared.arrays, unfinished, not_continued, origins, ingest, deadline)
+        _continue(report, bodies, prepared.arrays, unfinished, not_continued, origins, own_texts, ingest, deadline)
 
     if ledger is not None:
         failed = set(unwritten)
@@ -321,25 +326,33 @@ def _trusted_origins(continued: Mapping[str, tuple[str, str]], prepared: Prepare
     return origins
 
 
-def _rejections(messages: Sequence[Message], prepared: Prepared, origins: Mapping[str, Origin]) -> list[Rejection]:
+def _element_texts(body: str, count: int) -> list[str]:
+    """The `count` elements of an array body as the producer wrote them (1e15 stays 1e15; re-encoded it would
+    grow to 1000000000000000.0), or re-encoded when they cannot be read so."""
+    texts = element_texts(body)
+    if texts is None or len(texts) != count:
+        texts = [element_body(element) for element in parse_array(body)]
+    return texts
+
+
+def _rejections(
+    bodies: Mapping[str, str],
+    prepared: Prepared,
+    origins: Mapping[str, Origin],
+    own_texts: Callable[[str], list[str]],
+) -> list[Rejection]:
     """The batch's invalid events as rejects: a whole body as it came, an array's element as the producer wrote it."""
     rejections: list[Rejection] = []
-    bodies = dict(messages) if prepared.rejected else {}
-    texts: dict[str, list[str] | None] = {}  # the elements' own text, of arrays with a rejected element
     for source, error in prepared.rejected:
         message_id, index = _origin(source)
         if index is None:
             rejections.append(Rejection(message_id, bodies[message_id], error.code, error.reason))
             continue
-        if message_id not in texts:
-            own = element_texts(bodies[message_id])
-            texts[message_id] = own if own is not None and len(own) == prepared.arrays[message_id] else None
-        own = texts[message_id]
-        # Re-encoded only if it cannot be read as written (then 1e15 would grow to 1000000000000000.0).
-        body = own[index] if own is not None else element_body(prepared.rejected_elements[source])
         origin = origins.get(message_id)
         from_producer = (origin.message_id, origin.indexes[index]) if origin else None
-        rejections.append(Rejection(message_id, body, error.code, error.reason, index, from_producer))
+        rejections.append(
+            Rejection(message_id, own_texts(message_id)[index], error.code, error.reason, index, from_producer)
+        )
     return rejections
 
 
@@ -370,6 +383,7 @@ def _continue(
     unfinished: dict[str, set[int | None]],
     not_continued: set[str],
     origins: Mapping[str, Origin],
+    own_texts: Callable[[str], list[str]],
     ingest: Queue,
     deadline: Deadline,
 ) -> None:
@@ -385,16 +399,11 @@ def _continue(
     rests: list[tuple[str, Outgoing]] = []
     for message_id, indexes in unfinished.items():
         count = arrays.get(message_id)
-        if message_id in not_continued:
-            continue
         rest = sorted(index for index in indexes if index is not None)
-        if count is None or len(rest) != len(indexes) or len(rest) >= count:
+        if message_id in not_continued or count is None or len(rest) != len(indexes) or len(rest) >= count:
             continue
-        # The elements as the producer wrote them: re-encoded, a number such as 1e15 would grow, and a
-        # rest could outgrow the message it came from.
-        texts = element_texts(bodies[message_id])
-        if texts is None or len(texts) != count:
-            texts = [element_body(element) for element in parse_array(bodies[message_id])]
+        # The elements as the producer wrote them: re-encoded, a rest could outgrow its message.
+        texts = own_texts(message_id)
         body = "[" + ",".join(texts[index] for index in rest) + "]"
         origin = origins.get(message_id) or Origin(message_id, list(range(count)))
         outgoing = Outgoing(body, origin.of_rest(rest).attributes())
