@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, get_origin, get_type_hints
 
 from botocore.exceptions import BotoCoreError
 
@@ -61,7 +61,11 @@ MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
 class _TooLong(bytes):
-    """Stands, in the lines read, for a line over MAX_LINE_BYTES (skipped, not kept)."""
+    """Stands, in the lines read, for a line over MAX_LINE_BYTES (skipped, not kept).
+
+    An object of its own type, told by identity: no line read can be it (CPython shares one
+    object for each one-byte bytes value, so a plain b"-" could be a line).
+    """
 
 
 TOO_LONG = _TooLong(b"-")
@@ -388,18 +392,8 @@ class Backfill:
 
 _LINE_TOO_LONG = InvalidInput("RECORD_TOO_LARGE", f"line is over {MAX_LINE_BYTES // 2**20} MiB: not read")
 _RESTART = "pass --restart to discard it and export the file from its first line"
-_CHECKPOINT_FIELDS = {
-    "source": str,
-    "file": dict,
-    "destination": str,
-    "line": int,
-    "rejects_bytes": int,
-    "exported": int,
-    "filtered": int,
-    "rejected": int,
-    "failed": int,
-    "finished": bool,
-}
+# A checkpoint's fields and their types, as Progress declares them (dict[str, Any] is a dict).
+_CHECKPOINT_FIELDS = {name: get_origin(kind) or kind for name, kind in get_type_hints(Progress).items()}
 
 
 def _wrong_fields(saved: Any) -> str:
