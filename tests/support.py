@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import tracemalloc
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
+
+import pytest
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = ROOT / "destinations" / "example.json"
 HIGH_PROPENSITY = "7841ba61-23c1-4bb3-a495-00d3g5fe1e93"
 WHITE_PAPER = "59bd2fkd-3c48-4b18-bf56-4f5c5e6967ae"
+
+# What a handler module's import finds in its environment, in the tests (`handler_module`).
+EXAMPLE_FUNCTION_ENVIRONMENT = {
+    "DESTINATION_CONFIG_FILE": str(EXAMPLE_CONFIG),
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def handler_module(name: str) -> ModuleType:
+    """`kinesis_export.handlers.<name>`, imported once as Lambda's start-up does, for the example destination.
+
+    The module builds its own function at import; tests build theirs with `kinesis_export.wiring` and
+    take the entry point from the module's `handler_for`.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for variable, value in EXAMPLE_FUNCTION_ENVIRONMENT.items():
+            patch.setenv(variable, value)
+        return importlib.import_module(f"kinesis_export.handlers.{name}")
+
 
 SEEDS_PROFILE: dict[str, Any] = {
     "eventId": "0f8d1c9e-5a4b-4c1e-9d7a-2b6e8f0a1c3d",

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,12 +13,12 @@ from typing import Any
 import boto3
 import pytest
 
+from kinesis_export import wiring
 from kinesis_export.local import LOCAL_CREDENTIALS, moto_server
 from tests.faultproxy import FaultProxy
-from tests.support import EXAMPLE_CONFIG
+from tests.support import EXAMPLE_CONFIG, handler_module
 
 REGION = "us-east-1"
-HANDLER_MODULE = "kinesis_export.handlers.export"
 
 
 @pytest.fixture(scope="session")
@@ -45,14 +44,14 @@ class Pipeline:
     kinesis: Any
     sqs: Any
     handler: Callable[[dict[str, Any], Any], dict[str, Any]]
-    module: Any  # the handler's module, as a cold start left it
+    function: wiring.Exporter  # what the handler works with, as its start-up built it
 
 
 @pytest.fixture
 def start_pipeline(
     moto_endpoint: str, fault_proxy: FaultProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., Pipeline]:
-    """Create a stream and queues with unique names, then import the handler as a cold start would.
+    """Create a stream and queues with unique names, then build the function as its start-up would.
 
     The function's Kinesis, STS and Secrets Manager traffic goes through the fault proxy (and
     its SQS traffic, with `sqs_via_proxy`); the test's own calls (made before the switch or with
@@ -87,9 +86,9 @@ def start_pipeline(
             monkeypatch.setenv("REJECTS_QUEUE_URL", rejects_url)
         else:
             monkeypatch.delenv("REJECTS_QUEUE_URL", raising=False)
-        monkeypatch.delitem(sys.modules, HANDLER_MODULE, raising=False)
-        module = importlib.import_module(HANDLER_MODULE)
-        return Pipeline(stream_name, ingest_url, rejects_url, kinesis, sqs, module.handler, module)
+        function = wiring.exporter(os.environ)
+        handler = handler_module("export").handler_for(function)
+        return Pipeline(stream_name, ingest_url, rejects_url, kinesis, sqs, handler, function)
 
     return start
 

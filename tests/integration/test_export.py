@@ -224,14 +224,14 @@ def test_a_reject_parked_from_a_continuation_names_the_producers_message_and_ind
     # given an array whose second element is invalid, and no rejects queue the first time it is taken:
     # its valid element is written, the invalid one goes on in a continuation
     pipeline = start_pipeline()
-    rejects = pipeline.module.rejects
-    monkeypatch.setattr(pipeline.module, "rejects", None)
+    rejects = pipeline.function.rejects
+    monkeypatch.setattr(pipeline.function, "rejects", None)
     array = json.dumps([profile_event("a", event_id="evt-a"), {"eventId": "evt-b"}])
     producers_id = pipeline.sqs.send_message(QueueUrl=pipeline.ingest_url, MessageBody=array)["MessageId"]
     assert poll_once(pipeline.sqs, pipeline.ingest_url, pipeline.handler) == (1, [])
 
     # when the continuation is taken with the rejects queue back
-    monkeypatch.setattr(pipeline.module, "rejects", rejects)
+    monkeypatch.setattr(pipeline.function, "rejects", rejects)
     assert poll_once(pipeline.sqs, pipeline.ingest_url, pipeline.handler) == (1, [])
 
     # then the reject names the message the producer sent, and the element's index in it

@@ -52,9 +52,9 @@ def event_ids_on(pipeline) -> Counter[str]:
 
 def export(pipeline, bodies: list[str]):
     """One batch through the cold-started function's own pipeline, with new message ids."""
-    module = pipeline.module
+    function = pipeline.function
     messages = [(str(uuid.uuid4()), b) for b in bodies]
-    return export_batch(messages, module.plan, module.writer, module.rejects, Deadline.after(30), module.ledger)
+    return export_batch(messages, function.plan, function.writer, function.rejects, Deadline.after(30), function.ledger)
 
 
 def test_redelivered_events_are_acknowledged_as_duplicates_and_not_written_again(idempotent_pipeline):
@@ -96,11 +96,11 @@ def test_a_written_event_is_remembered_for_the_configured_ttl_under_the_destinat
     written_at = time.time()
     export(pipeline, events(1))
 
-    table = pipeline.module.settings.idempotency_table_name
+    table = pipeline.function.settings.idempotency_table_name
     [item] = boto3.client("dynamodb", region_name=REGION).scan(TableName=table)["Items"]
 
     assert item["status"] == {"S": "COMPLETED"}
-    assert item["id"]["S"].startswith(f"{pipeline.module.config.name}#")
+    assert item["id"]["S"].startswith(f"{pipeline.function.config.name}#")
     assert 0 <= int(item["expiration"]["N"]) - (int(written_at) + 600) <= 5
 
 
@@ -108,7 +108,7 @@ def test_a_redelivered_array_writes_only_its_elements_not_yet_written(idempotent
     # given an array message whose second element's record is refused by the first PutRecords call, and
     # no way to send its rest back as a message of its own (so it is redelivered whole)
     pipeline = idempotent_pipeline()
-    monkeypatch.setattr(pipeline.module, "ingest", None)
+    monkeypatch.setattr(pipeline.function, "ingest", None)
     fault_proxy.fault = lambda call, entries: EntryFaults({1: "AccessDeniedException"}) if call == 1 else None
     array = json.dumps([profile_event(f"profile-{n}", event_id=f"evt-{n}") for n in range(3)])
     pipeline.sqs.send_message(QueueUrl=pipeline.ingest_url, MessageBody=array)

@@ -96,7 +96,7 @@ def print_logs_to_captured_stdout(pipeline: Any, monkeypatch: pytest.MonkeyPatch
     (a second cold start in one test session) keeps writing to the stdout of the first, which an
     earlier test captured.
     """
-    for handler in logging.getLogger(pipeline.module.config.name).handlers:
+    for handler in logging.getLogger(pipeline.function.config.name).handlers:
         if isinstance(handler, logging.StreamHandler):
             monkeypatch.setattr(handler, "stream", sys.stdout)
 

@@ -108,7 +108,7 @@ def test_under_heavy_faults_nothing_is_lost_dead_lettered_or_reordered(start_pip
     fault_proxy.latency = 0.005  # every PutRecords call a little away, as over a network
     pipeline = start_pipeline(shards=16)
     # Shorter pauses between retries than in production, to keep the suite quick; same logic.
-    pipeline.module.writer.base_delay, pipeline.module.writer.max_delay = 0.002, 0.02
+    pipeline.function.writer.base_delay, pipeline.function.writer.max_delay = 0.002, 0.02
     dlq = with_dead_letter_queue(pipeline)
     # 40 profiles over 3,000 events: each batch of 100 holds two or three events of most profiles.
     bodies = events(profiles=40, per_profile=75)

@@ -8,9 +8,7 @@ now read only for a message holding an array, and no more of them than it has el
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 import uuid
 
 import pytest
@@ -20,19 +18,12 @@ from kinesis_export.pipeline import export_batch
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis
-from tests.support import EXAMPLE_CONFIG, profile_event, traced_peak
-
-HANDLER_MODULE = "kinesis_export.handlers.export"
+from tests.support import handler_module, profile_event, traced_peak
 
 
 @pytest.fixture
-def export_module(monkeypatch):
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    for name in ("REJECTS_QUEUE_URL", "WRITER_CONCURRENCY", "INGEST_QUEUE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DESTINATION_CONFIG_FILE", str(EXAMPLE_CONFIG))
-    monkeypatch.delitem(sys.modules, HANDLER_MODULE, raising=False)
-    return importlib.import_module(HANDLER_MODULE)
+def export_module():
+    return handler_module("export")
 
 
 def forged(message_id: str, body: str) -> dict:

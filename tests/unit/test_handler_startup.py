@@ -1,41 +1,52 @@
-import importlib
 import json
+import subprocess
 import sys
 
 import pytest
 
+from kinesis_export import wiring
 from kinesis_export.config import ConfigError
-from tests.support import EXAMPLE_CONFIG
-
-HANDLER_MODULE = "kinesis_export.handlers.export"
+from tests.support import EXAMPLE_CONFIG, EXAMPLE_FUNCTION_ENVIRONMENT, ROOT
 
 
-def start_function(monkeypatch: pytest.MonkeyPatch, environ: dict[str, str]):
-    monkeypatch.setenv("AWS_REGION", "us-east-1")
-    for name in ("DESTINATION_CONFIG_FILE", "REJECTS_QUEUE_URL", "WRITER_CONCURRENCY"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in environ.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delitem(sys.modules, HANDLER_MODULE, raising=False)
-    return importlib.import_module(HANDLER_MODULE)
+def test_function_with_only_its_config_file_starts_with_defaults():
+    exporter = wiring.exporter({"DESTINATION_CONFIG_FILE": str(EXAMPLE_CONFIG), "AWS_REGION": "us-east-1"})
+
+    assert exporter.rejects is None
+    assert exporter.ingest is None
+    assert exporter.ledger is None
+    assert exporter.settings.writer_concurrency == 4
 
 
-def test_function_with_only_its_config_file_starts_with_defaults(monkeypatch):
-    module = start_function(monkeypatch, {"DESTINATION_CONFIG_FILE": str(EXAMPLE_CONFIG)})
-
-    assert module.rejects is None
-    assert module.settings.writer_concurrency == 4
-
-
-def test_function_refuses_to_start_with_an_invalid_config(monkeypatch, tmp_path):
+def invalid_config(tmp_path) -> str:
     config = tmp_path / "destination.json"
     config.write_text(json.dumps({"name": "Bad Name", "stream": {"name": "s"}, "segments": [], "identities": [{}]}))
+    return str(config)
 
+
+def test_function_refuses_to_start_with_an_invalid_config(tmp_path):
     with pytest.raises(ConfigError) as raised:
-        start_function(monkeypatch, {"DESTINATION_CONFIG_FILE": str(config)})
+        wiring.exporter({"DESTINATION_CONFIG_FILE": invalid_config(tmp_path)})
 
     assert raised.value.problems == [
         "name: must be 1-40 lowercase letters, digits or hyphens",
         "segments: List should have at least 1 item after validation, not 0",
         "identities[0].namespace: required",
     ]
+
+
+@pytest.mark.parametrize("name", ["export", "backfill", "check"])
+def test_each_handler_module_builds_its_function_at_import_so_an_invalid_config_fails_the_start_up(name, tmp_path):
+    environment = EXAMPLE_FUNCTION_ENVIRONMENT | {"DESTINATION_CONFIG_FILE": invalid_config(tmp_path)}
+
+    started = subprocess.run(
+        [sys.executable, "-c", f"import kinesis_export.handlers.{name}"],
+        env=environment | {"PYTHONPATH": str(ROOT / "lambdas")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert started.returncode == 1
+    assert "ConfigError" in started.stderr
+    assert "name: must be 1-40 lowercase letters, digits or hyphens" in started.stderr

@@ -9,18 +9,18 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from kinesis_export.config import Settings, load_config
-from kinesis_export.connection import check_connection
+from kinesis_export import wiring
+from kinesis_export.config import DestinationConfig, Settings
+from kinesis_export.connection import CheckReport, check_connection
 
-settings = Settings.from_environ(os.environ)
-config = load_config(settings.destination_config_file)
-logger = Logger(service=config.name)
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
 class ConnectionCheckFailed(RuntimeError):
@@ -28,32 +28,46 @@ class ConnectionCheckFailed(RuntimeError):
 
 
 # A role or policy created in the same deployment can take a few seconds to take effect.
-_ATTEMPTS = 3
-_PAUSE_SECONDS = 10.0
+ATTEMPTS = 3
+PAUSE_SECONDS = 10.0
 
 
-def _packaged_config_sha256() -> str:
-    return hashlib.sha256(Path(settings.destination_config_file).read_bytes()).hexdigest()
+def handler_for(
+    settings: Settings,
+    config: DestinationConfig,
+    check: Callable[[DestinationConfig, str | None], CheckReport] = check_connection,
+    pause_seconds: float = PAUSE_SECONDS,
+) -> Handler:
+    """The custom resource's entry point for this destination; `check` stands in for the real one in tests."""
+    logger = Logger(service=config.name)
+    config_sha256 = hashlib.sha256(Path(settings.destination_config_file).read_bytes()).hexdigest()
+
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        physical_id = event.get("PhysicalResourceId") or f"kinesis-export-check-{config.name}"
+        if event["RequestType"] == "Delete":
+            return {"PhysicalResourceId": physical_id}
+        if event["ResourceProperties"].get("ConfigSha256", config_sha256) != config_sha256:
+            # A rollback to an older config, while this function still holds the new one: checking
+            # the new one again would only fail the rollback too.
+            logger.info("rollback to an earlier config: not checked")
+            return {"PhysicalResourceId": physical_id}
+        for attempt in range(1, ATTEMPTS + 1):
+            report = check(config, settings.region)
+            if report.ok or attempt == ATTEMPTS:
+                break
+            logger.warning(
+                "connection check failed, trying again", extra={"attempt": attempt, "problems": report.problems}
+            )
+            time.sleep(pause_seconds)
+        if not report.ok:
+            logger.error("connection check failed", extra={"problems": report.problems})
+            raise ConnectionCheckFailed("; ".join(report.problems))
+        logger.info("connection check passed", extra={"passed": report.passed})
+        return {"PhysicalResourceId": physical_id, "Data": {"StreamArn": report.stream_arn}}
+
+    return handler
 
 
-@logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    physical_id = event.get("PhysicalResourceId") or f"kinesis-export-check-{config.name}"
-    if event["RequestType"] == "Delete":
-        return {"PhysicalResourceId": physical_id}
-    if event["ResourceProperties"].get("ConfigSha256", _packaged_config_sha256()) != _packaged_config_sha256():
-        # A rollback to an older config, while this function still holds the new one: checking
-        # the new one again would only fail the rollback too.
-        logger.info("rollback to an earlier config: not checked")
-        return {"PhysicalResourceId": physical_id}
-    for attempt in range(1, _ATTEMPTS + 1):
-        report = check_connection(config, settings.region)
-        if report.ok or attempt == _ATTEMPTS:
-            break
-        logger.warning("connection check failed, trying again", extra={"attempt": attempt, "problems": report.problems})
-        time.sleep(_PAUSE_SECONDS)
-    if not report.ok:
-        logger.error("connection check failed", extra={"problems": report.problems})
-        raise ConnectionCheckFailed("; ".join(report.problems))
-    logger.info("connection check passed", extra={"passed": report.passed})
-    return {"PhysicalResourceId": physical_id, "Data": {"StreamArn": report.stream_arn}}
+# Built at import, once per container: an invalid config fails the start-up.
+handler = handler_for(*wiring.load(os.environ))

@@ -1,76 +1,52 @@
-"""The SQS-triggered exporter: segment events in, AEP-format records on the Kinesis stream.
-
-Everything that can be done once per container is done at import: settings and the
-destination config are validated (an invalid config fails the start-up, before any
-message is taken), and the clients, the record plan and the writer are built.
-"""
+"""The SQS-triggered exporter: segment events in, AEP-format records on the Kinesis stream."""
 
 from __future__ import annotations
 
 import os
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
 from kinesis_export import metrics as names
-from kinesis_export import runtime
-from kinesis_export.config import ConfigError, Settings, load_config
-from kinesis_export.credentials import stream_writer
+from kinesis_export import runtime, wiring
 from kinesis_export.deadline import Deadline
-from kinesis_export.idempotency import dynamodb_ledger
-from kinesis_export.pipeline import ORIGIN_INDEXES_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE, export_batch
-from kinesis_export.queues import Queue
-from kinesis_export.records import RecordPlan
-from kinesis_export.rejects import Rejection, RejectsQueue
+from kinesis_export.pipeline import ORIGIN_INDEXES_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE, BatchReport, export_batch
+from kinesis_export.rejects import Rejection
 
-if TYPE_CHECKING:
-    from mypy_boto3_sqs import SQSClient
-
-settings = Settings.from_environ(os.environ)
-config = load_config(settings.destination_config_file)
-
-logger = Logger(service=config.name)
-metrics = Metrics(namespace=settings.metrics_namespace, service=config.name)
-
-writer = stream_writer(config, settings.region, settings.writer_concurrency)
-plan = RecordPlan(config)
+Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
 
-@cache
-def sqs_client() -> SQSClient:
-    """Made at the first message sent: most batches send none, and the client costs cold start its model."""
-    return boto3.client("sqs", region_name=settings.region, config=Config(connect_timeout=2, read_timeout=5))
+def handler_for(exporter: wiring.Exporter) -> Handler:
+    """The Lambda entry point over what `exporter` holds, with Powertools' logger context and metrics flush."""
+
+    @exporter.logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
+    @exporter.metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """Answers with an SQS partial batch response: only unfinished messages come back."""
+        messages = [(record["messageId"], record["body"]) for record in event["Records"]]
+        deadline = Deadline.of_invocation(context, exporter.settings.deadline_margin_ms)
+        with runtime.collector_paused():
+            report = export_batch(
+                messages,
+                exporter.plan,
+                exporter.writer,
+                exporter.rejects,
+                deadline,
+                exporter.ledger,
+                exporter.ingest,
+                _origins(event["Records"]),
+            )
+        _tell(exporter, report)
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
+
+    return handler
 
 
-rejects = RejectsQueue(Queue(sqs_client, settings.rejects_queue_url)) if settings.rejects_queue_url else None
-# Where the unfinished rest of a long message goes back to (see pipeline.export_batch).
-ingest = Queue(sqs_client, settings.ingest_queue_url, name="continue") if settings.ingest_queue_url else None
-ledger = None
-if config.idempotency is not None:
-    if not settings.idempotency_table_name:
-        raise ConfigError("environment", ["IDEMPOTENCY_TABLE_NAME: required when the config sets idempotency"])
-    ledger = dynamodb_ledger(
-        settings.idempotency_table_name, config.idempotency.ttl_seconds, key_prefix=config.name, region=settings.region
-    )
-
-runtime.started()
-
-
-@logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Answers with an SQS partial batch response: only unfinished messages come back."""
-    messages = [(record["messageId"], record["body"]) for record in event["Records"]]
-    deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
-
-    with runtime.collector_paused():
-        report = export_batch(messages, plan, writer, rejects, deadline, ledger, ingest, _origins(event["Records"]))
-
+def _tell(exporter: wiring.Exporter, report: BatchReport) -> None:
+    """The batch's metrics and log lines."""
+    metrics, logger = exporter.metrics, exporter.logger
     for name, value in (
         (names.EVENTS_RECEIVED, report.received),
         (names.EVENTS_EXPORTED, report.exported),
@@ -83,7 +59,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         (names.MESSAGES_CONTINUED, report.continued),
     ):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    if ledger is not None:
+    if exporter.ledger is not None:
         metrics.add_metric(name=names.EVENTS_DUPLICATE, unit=MetricUnit.Count, value=report.duplicates)
     # One line per message, however many of its events were rejected: the log's size follows the batch's.
     rejected: dict[str, list[Rejection]] = {}
@@ -116,7 +92,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             "continued": report.continued,
         },
     )
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
 
 
 def _origins(records: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
@@ -135,3 +110,8 @@ def _text(attributes: dict[str, Any], name: str) -> str | None:
     """A string message attribute, as Lambda's SQS event carries it."""
     value = attributes.get(name)
     return value.get("stringValue") if isinstance(value, dict) else None
+
+
+# Built at import, once per container: an invalid config fails the start-up, before any message is taken.
+handler = handler_for(wiring.exporter(os.environ))
+runtime.started()

@@ -1,0 +1,114 @@
+"""The composition root: everything a function works with, built once per container from its environment.
+
+The handlers call `exporter` or `worker` at import (Lambda's start-up, where an invalid config fails
+the function before it takes a message); tests call them with fakes in place of the AWS clients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from botocore.config import Config
+
+from .config import ConfigError, DestinationConfig, Settings, load_config
+from .credentials import stream_writer
+from .idempotency import EventLedger, dynamodb_ledger
+from .queues import Queue
+from .records import RecordPlan
+from .rejects import RejectsQueue
+from .writer import KinesisWriter
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+
+def load(environ: Mapping[str, str]) -> tuple[Settings, DestinationConfig]:
+    """The function's settings and its destination config, validated (ConfigError otherwise)."""
+    settings = Settings.from_environ(environ)
+    return settings, load_config(settings.destination_config_file)
+
+
+@dataclass
+class Worker:
+    """What a function that writes to the stream works with: the Distributed Map worker's whole set."""
+
+    settings: Settings
+    config: DestinationConfig
+    logger: Logger
+    metrics: Metrics
+    plan: RecordPlan
+    writer: KinesisWriter
+
+
+@dataclass
+class Exporter(Worker):
+    """The exporter's set: a worker's, and the queues and ledger its environment names."""
+
+    rejects: RejectsQueue | None = None
+    # Where the unfinished rest of a long message goes back to (see pipeline.export_batch).
+    ingest: Queue | None = None
+    ledger: EventLedger | None = None
+
+
+def worker(environ: Mapping[str, str], *, kinesis: Any = None) -> Worker:
+    """A writing function's set; `kinesis` stands in for the writer's client (a test's fake)."""
+    settings, config = load(environ)
+    return Worker(
+        settings, config, *_observability(settings, config), RecordPlan(config), _writer(settings, config, kinesis)
+    )
+
+
+def exporter(
+    environ: Mapping[str, str],
+    *,
+    kinesis: Any = None,
+    sqs: SQSClient | Callable[[], SQSClient] | None = None,
+    ledger: EventLedger | None = None,
+) -> Exporter:
+    """The exporter's set; `kinesis`, `sqs` and `ledger` stand in for the AWS clients (a test's fakes)."""
+    settings, config = load(environ)
+    sqs = sqs or _sqs_client(settings.region)
+    if config.idempotency is not None and ledger is None:
+        if not settings.idempotency_table_name:
+            raise ConfigError("environment", ["IDEMPOTENCY_TABLE_NAME: required when the config sets idempotency"])
+        ledger = dynamodb_ledger(
+            settings.idempotency_table_name,
+            config.idempotency.ttl_seconds,
+            key_prefix=config.name,
+            region=settings.region,
+        )
+    return Exporter(
+        settings,
+        config,
+        *_observability(settings, config),
+        RecordPlan(config),
+        _writer(settings, config, kinesis),
+        rejects=RejectsQueue(Queue(sqs, settings.rejects_queue_url)) if settings.rejects_queue_url else None,
+        ingest=Queue(sqs, settings.ingest_queue_url, name="continue") if settings.ingest_queue_url else None,
+        ledger=ledger if config.idempotency is not None else None,
+    )
+
+
+def _observability(settings: Settings, config: DestinationConfig) -> tuple[Logger, Metrics]:
+    return Logger(service=config.name), Metrics(namespace=settings.metrics_namespace, service=config.name)
+
+
+def _writer(settings: Settings, config: DestinationConfig, kinesis: Any) -> KinesisWriter:
+    if kinesis is not None:
+        return KinesisWriter(kinesis, config.stream.name, concurrency=settings.writer_concurrency)
+    return stream_writer(config, settings.region, settings.writer_concurrency)
+
+
+def _sqs_client(region: str | None) -> Callable[[], SQSClient]:
+    """Made at the first message sent: most batches send none, and the client costs cold start its model."""
+
+    @cache
+    def client() -> SQSClient:
+        return boto3.client("sqs", region_name=region, config=Config(connect_timeout=2, read_timeout=5))
+
+    return client
