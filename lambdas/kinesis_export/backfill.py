@@ -39,7 +39,7 @@ from botocore.exceptions import BotoCoreError
 from .connection import DENIED
 from .deadline import Deadline
 from .events import InvalidInput
-from .pipeline import prepare
+from .pipeline import prepare_items, prepare_lines
 from .records import RecordPlan
 from .writer import KinesisWriter
 
@@ -290,7 +290,7 @@ class Backfill:
         with self.rejects_file.open("a", encoding="utf-8") as rejects:
             for batch in numbered_batches(lines, progress.line):
                 too_long = [(number, _LINE_TOO_LONG) for number, line in batch if line is TOO_LONG]
-                prepared = prepare([item for item in batch if item[1] is not TOO_LONG], self._plan)
+                prepared = prepare_lines([item for item in batch if item[1] is not TOO_LONG], self._plan)
                 # Written with the checkpoint, once the batch is on the stream: a batch done again after a
                 # stop lists its bad lines once.
                 bad_lines = [
@@ -446,7 +446,7 @@ class ProgressBar:
 
 def export_items(items: list[Any], plan: RecordPlan, writer: KinesisWriter, deadline: Deadline) -> dict[str, Any]:
     """One batch of a Distributed Map: decoded JSON Lines items, exported; failures raise to be retried."""
-    prepared = prepare(enumerate(items), plan, decoded=True)
+    prepared = prepare_items(enumerate(items), plan)
     result = writer.write(prepared.records, deadline)
     if result.failed:
         reason = next(iter(result.failed.values()))

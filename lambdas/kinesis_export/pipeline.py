@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 # An SQS message as the pipeline takes it: (message id, body). A plain tuple, made once per message,
 # costs a third of a NamedTuple.
 Message = tuple[str, str]
+# Where an event came from: a message id, a line number or an item index; for an element of a body
+# holding a JSON array, (that, the element's index).
+Key = str | int
+Source = Key | tuple[Key, int]
 
 # Invalid elements of one array parked one by one, at most: beyond, the message is parked whole, as
 # one reject (its valid elements with it, for a redrive once the producer is fixed). Each reject is a
@@ -79,15 +83,15 @@ class Prepared:
     """
 
     records: list[Record] = field(default_factory=list)
-    sources: list[Any] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)  # each record's event's eventId
     filtered: int = 0
     without_consent: int = 0
-    rejected: list[tuple[Any, InvalidInput]] = field(default_factory=list)
+    rejected: list[tuple[Source, InvalidInput]] = field(default_factory=list)
     # A body holding an array: how many elements. Only the count is kept: keeping every decoded element
     # alive until the batch's end cost arrays 4 µs an event (memory the allocator could not reuse).
-    arrays: dict[Any, int] = field(default_factory=dict)
-    unread: list[Any] = field(default_factory=list)  # sources not read before the deadline
+    arrays: dict[Key, int] = field(default_factory=dict)
+    unread: list[Key] = field(default_factory=list)  # sources not read before the deadline
 
     def extend(self, other: Prepared) -> None:
         self.records += other.records
@@ -103,28 +107,36 @@ class Prepared:
         return len(self.records) + self.filtered + len(self.rejected) + len(self.unread)
 
 
-def prepare(
-    items: Iterable[tuple[Any, Any]],
-    plan: RecordPlan,
-    *,
-    arrays: bool = False,
-    decoded: bool = False,
-    deadline: Deadline | None = None,
-) -> Prepared:
-    """Parse and build each (source, event) pair: a record, a skip, or a reject with its reason.
+def prepare_messages(messages: Iterable[Message], plan: RecordPlan, deadline: Deadline | None = None) -> Prepared:
+    """SQS message bodies, each an event or a JSON array of events: a record, a skip or a reject for each.
 
-    With `arrays` (SQS message bodies), a body holding a JSON array is parsed once and each of its
-    elements is an event. Without (backfill lines and items), a body is one event and an array is
-    rejected, as any other body that is not a JSON object. With `decoded` (Distributed Map items),
-    each item is a decoded JSON value, judged as an array's element is: an event, bare or in an
-    EventBridge envelope, and anything else (a number, a string, null) invalid.
-
-    With a `deadline`, what is not read by then is left `unread`: reading costs CPU, which no
-    timeout bounds, and a batch of a few million tiny array elements would take longer than any
-    invocation has.
+    A body holding an array is parsed once and each of its elements is an event. With a `deadline`,
+    what is not read by then is left `unread`: reading costs CPU, which no timeout bounds, and a batch
+    of a few million tiny array elements would take longer than any invocation has.
     """
+    return _prepare(messages, plan, parse_event, arrays=True, deadline=deadline)
+
+
+def prepare_lines(lines: Iterable[tuple[int, bytes | str]], plan: RecordPlan) -> Prepared:
+    """Backfill lines by number, each one event: a JSON array, as any body that is not an object, is a reject."""
+    return _prepare(lines, plan, parse_event, arrays=False, deadline=None)
+
+
+def prepare_items(items: Iterable[tuple[int, Any]], plan: RecordPlan) -> Prepared:
+    """Distributed Map items by index, each a decoded JSON value judged as an array's element is: an event,
+    bare or in an EventBridge envelope; anything else (a number, a string, null) is a reject."""
+    return _prepare(items, plan, parse_element, arrays=False, deadline=None)
+
+
+def _prepare(
+    items: Iterable[tuple[Key, Any]],
+    plan: RecordPlan,
+    parse: Callable[[Any], SegmentEvent],
+    *,
+    arrays: bool,
+    deadline: Deadline | None,
+) -> Prepared:
     prepared = Prepared()
-    parse = parse_element if decoded else parse_event
     for source, event in items:
         if deadline is not None and deadline.remaining() <= 0:
             prepared.unread.append(source)
@@ -143,7 +155,7 @@ def prepare(
     return prepared
 
 
-def _prepare_elements(prepared: Prepared, source: Any, body: str, plan: RecordPlan, deadline: Deadline | None) -> None:
+def _prepare_elements(prepared: Prepared, source: Key, body: str, plan: RecordPlan, deadline: Deadline | None) -> None:
     """The elements of a body holding a JSON array, in order; an invalid one is rejected alone, with its index
     (up to MAX_REJECTS_PER_MESSAGE of them; beyond, the body is rejected whole)."""
     try:
@@ -189,7 +201,7 @@ def _as_invalid(error: Exception) -> InvalidInput:
     return InvalidInput("INVALID_EVENT", f"cannot be exported: {type(error).__name__}")
 
 
-def _keep(prepared: Prepared, source: Any, event: SegmentEvent, built: Record | Skip) -> None:
+def _keep(prepared: Prepared, source: Source, event: SegmentEvent, built: Record | Skip) -> None:
     if isinstance(built, Skip):
         prepared.filtered += 1
         prepared.without_consent += built is NO_CONSENT
@@ -218,7 +230,7 @@ def export_batch(
     continuesIndexes), as they came: a producer may set them too, so they are checked here.
     """
     # Reading may take half the time left, at most: the rest is the writer's.
-    prepared = prepare(messages, plan, arrays=True, deadline=Deadline.after(deadline.remaining() / 2))
+    prepared = prepare_messages(messages, plan, Deadline.after(deadline.remaining() / 2))
     report = BatchReport(
         received=prepared.received,
         filtered=prepared.filtered,

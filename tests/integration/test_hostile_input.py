@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from kinesis_export.backfill import export_items
 from kinesis_export.deadline import Deadline
 from kinesis_export.local import LambdaContext, read_stream, receive_all, sqs_lambda_event
-from kinesis_export.pipeline import prepare
+from kinesis_export.pipeline import prepare_lines
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis
@@ -326,7 +326,7 @@ def test_whatever_a_backfill_line_holds_it_is_exported_filtered_or_rejected_and_
     lines = backfill_lines(batch)
 
     # when they are prepared
-    prepared = prepare(lines, RecordPlan(example_config))
+    prepared = prepare_lines(lines, RecordPlan(example_config))
 
     # then each line is accounted for once, every valid single event is a record, and every record is standard JSON
     assert prepared.received == len(lines) and not prepared.filtered

@@ -20,7 +20,7 @@ from kinesis_export.__main__ import main
 from kinesis_export.backfill import export_items
 from kinesis_export.deadline import Deadline
 from kinesis_export.local import LambdaContext, receive_all, sqs_lambda_event
-from kinesis_export.pipeline import prepare
+from kinesis_export.pipeline import prepare_lines
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis
@@ -150,7 +150,7 @@ def test_no_planted_personal_value_reaches_a_backfill_reject_or_a_map_workers_re
 
     # when they are prepared and exported
     plan = RecordPlan(example_config)
-    lines = prepare(enumerate((body.encode() for body in bodies), start=1), plan)
+    lines = prepare_lines(enumerate((body.encode() for body in bodies), start=1), plan)
     result = export_items(items, plan, KinesisWriter(FakeKinesis(), "s"), Deadline.after(30))
 
     # then no reason holds a marker

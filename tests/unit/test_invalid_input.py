@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from kinesis_export.deadline import Deadline
 from kinesis_export.events import InvalidInput, parse_element, parse_event
-from kinesis_export.pipeline import export_batch, prepare
+from kinesis_export.pipeline import export_batch, prepare_messages
 from kinesis_export.records import Record, RecordPlan, Skip
 from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis
@@ -137,7 +137,7 @@ def test_an_array_element_is_judged_as_its_own_text_would_be(element):
 @given(st.lists(elements, max_size=5).map(json.dumps) | st.text(max_size=100).map(lambda text: "[" + text))
 def test_any_array_body_is_taken_element_by_element_or_rejected_whole(example_config, raw):
     # given any body that starts as an array; when it is prepared as an SQS message body
-    prepared = prepare([("m", raw)], RecordPlan(example_config), arrays=True)
+    prepared = prepare_messages([("m", raw)], RecordPlan(example_config))
 
     try:
         count = len(json.loads(raw))

@@ -8,7 +8,13 @@ import pytest
 
 from kinesis_export import pipeline
 from kinesis_export.deadline import Deadline
-from kinesis_export.pipeline import MAX_REJECTS_PER_MESSAGE, export_batch, prepare
+from kinesis_export.pipeline import (
+    MAX_REJECTS_PER_MESSAGE,
+    export_batch,
+    prepare_items,
+    prepare_lines,
+    prepare_messages,
+)
 from kinesis_export.queues import Queue
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
@@ -284,25 +290,36 @@ class ExplodingPlan(RecordPlan):
 
 
 @pytest.mark.parametrize(
-    ("items", "options", "source", "reason"),
+    ("items", "prepare", "source", "reason"),
     [
-        ([("m1", body(profile_event("p1"))), ("m2", body(profile_event("p2", event_id="boom")))], {}, "m2", ""),
+        (
+            [("m1", body(profile_event("p1"))), ("m2", body(profile_event("p2", event_id="boom")))],
+            prepare_messages,
+            "m2",
+            "",
+        ),
         (
             [("m1", json.dumps([profile_event("p1"), profile_event("p2", event_id="boom")]))],
-            {"arrays": True},
+            prepare_messages,
             ("m1", 1),
             "[1] ",
         ),
-        ([(0, profile_event("p1")), (1, profile_event("p2", event_id="boom"))], {"decoded": True}, 1, ""),
+        (
+            [(1, body(profile_event("p1")).encode()), (2, body(profile_event("p2", event_id="boom")).encode())],
+            prepare_lines,
+            2,
+            "",
+        ),
+        ([(0, profile_event("p1")), (1, profile_event("p2", event_id="boom"))], prepare_items, 1, ""),
     ],
-    ids=["body", "array element", "decoded item"],
+    ids=["body", "array element", "backfill line", "decoded item"],
 )
 def test_whatever_one_events_build_raises_is_its_own_reject_naming_only_the_exceptions_type(
-    example_config, items, options, source, reason
+    example_config, items, prepare, source, reason
 ):
-    # given a body, an array's element or a Map item whose build raises an exception nobody foresaw
+    # given a body, an array's element, a backfill line or a Map item whose build raises an exception nobody foresaw
     # when the items are prepared
-    prepared = prepare(items, ExplodingPlan(example_config), **options)
+    prepared = prepare(items, ExplodingPlan(example_config))
 
     # then that event alone is rejected, by the exception's type (its message may quote the input)
     assert [(rejected, error.code, error.reason) for rejected, error in prepared.rejected] == [
@@ -317,7 +334,7 @@ def test_a_body_whose_array_cannot_be_read_for_an_unforeseen_reason_is_rejected_
 
     monkeypatch.setattr(pipeline, "parse_array", parse_array)
 
-    prepared = prepare([("m1", "[{}]"), ("m2", body(profile_event("p2")))], RecordPlan(example_config), arrays=True)
+    prepared = prepare_messages([("m1", "[{}]"), ("m2", body(profile_event("p2")))], RecordPlan(example_config))
 
     assert [(source, error.reason) for source, error in prepared.rejected] == [
         ("m1", "cannot be exported: RecursionError")

@@ -7,7 +7,7 @@ import pytest
 
 from kinesis_export.config import ConfigError, parse_config
 from kinesis_export.events import parse_event
-from kinesis_export.pipeline import prepare
+from kinesis_export.pipeline import prepare_messages
 from kinesis_export.records import Record, RecordPlan
 from tests.support import ROOT
 
@@ -36,7 +36,7 @@ def test_readme_array_example_is_one_message_of_events_exported_in_its_order():
     config = parse_config(json.loads(first_json_under("## Destination config")))
     array = first_json_under("### Many events in one message")
 
-    prepared = prepare([("message", array)], RecordPlan(config), arrays=True)
+    prepared = prepare_messages([("message", array)], RecordPlan(config))
 
     assert prepared.rejected == [] and prepared.sources == [("message", 0), ("message", 1)]
     statuses = [next(iter(json.loads(r.data)["segmentMembership"]["ups"].values()))["status"] for r in prepared.records]
