@@ -10,8 +10,9 @@ from aws_cdk import aws_logs as logs
 from infra.nag import acknowledge
 from kinesis_export.config import AccessKey, AssumeRole, Credentials, ExecutionRole
 
-# ListStreams has no resource-level permissions: IAM accepts only "*" for it. The writer's
-# connection check finds the stream with it (the one read permission the policy grants).
+# ListStreams has no resource-level permissions: IAM accepts only "*" for it. The connection check
+# (the deploy-time function and `kinesis-export check`) finds the stream with it: the one read
+# permission the policy grants.
 LIST_STREAMS_REASON = (
     "kinesis:ListStreams has no resource-level permissions, so IAM accepts only Resource '*' for it. "
     "Every other statement names its exact resource, and no action is a wildcard."

@@ -5,7 +5,7 @@ claimed (a conditional PutItem, status INPROGRESS); an eventId already claimed i
 the writer, a failed event's item is deleted (DeleteItem), so that a retry can write it, and a written
 one's is marked COMPLETED (UpdateItem). Two requests per written event, one per duplicate.
 
-Powertools' idempotency module is imported only by `dynamodb_ledger`, so a destination without
+Powertools' idempotency module is imported only when a ledger is made, so a destination without
 idempotency does not pay for it at cold start.
 """
 
