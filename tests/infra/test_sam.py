@@ -12,7 +12,7 @@ import boto3
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 
 from infra.exporter import FUNCTION_LOGICAL_ID
-from kinesis_export.local import LOCAL_CREDENTIALS, moto_server
+from kinesis_export_cli.local import LOCAL_CREDENTIALS, moto_server
 from tests.infra.conftest import Assembly
 from tests.infra.templates import EXAMPLE
 from tests.support import ROOT
@@ -23,7 +23,7 @@ SAMPLE_EVENT = ROOT / "events" / "sqs-segment-events.json"
 INVOKE = """
 import json, sys
 from kinesis_export.handlers.export import handler
-from kinesis_export.local import LambdaContext
+from kinesis_export_cli.local import LambdaContext
 print(json.dumps(handler(json.load(open(sys.argv[1])), LambdaContext())))
 """
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from kinesis_export.__main__ import main
 from kinesis_export.backfill import export_items
 from kinesis_export.deadline import Deadline
-from kinesis_export.local import LambdaContext, receive_all, sqs_lambda_event
 from kinesis_export.pipeline import prepare
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
+from kinesis_export_cli.local import LambdaContext, receive_all, sqs_lambda_event
+from kinesis_export_cli.main import main
 from tests.fakes import FakeKinesis
 from tests.support import HIGH_PROPENSITY, PersonalData, profile_event
 

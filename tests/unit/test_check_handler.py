@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from kinesis_export.connection import CheckReport
-from kinesis_export.local import LambdaContext
+from kinesis_export_cli.local import LambdaContext
 from tests.support import EXAMPLE_CONFIG
 
 CONFIG_SHA256 = hashlib.sha256(EXAMPLE_CONFIG.read_bytes()).hexdigest()
