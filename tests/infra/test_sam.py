@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -95,11 +96,12 @@ def test_the_package_runs_with_the_template_and_env_file_variables_against_a_loc
         kinesis = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1", **credentials)
         kinesis.create_stream(StreamName="segment-exports", ShardCount=1)
 
-        # when the function is invoked in its code directory, as in Lambda's /var/task
+        # when the function is invoked in its code directory, as in Lambda's /var/task (cli/ only
+        # for the stand-in LambdaContext, which is not in the asset)
         result = subprocess.run(
             [sys.executable, "-c", INVOKE, str(SAMPLE_EVENT)],
             cwd=package,
-            env={"PYTHONPATH": ".", **local, **environment},
+            env={"PYTHONPATH": os.pathsep.join([".", str(ROOT / "cli")]), **local, **environment},
             capture_output=True,
             text=True,
             timeout=60,
