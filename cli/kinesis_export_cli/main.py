@@ -1,15 +1,14 @@
-"""The command line: `demo` (the sample events on a local Kinesis), `check` (a destination's connection)
-`backfill` (every member of a segment, from a file), and `rejects` and `redrive` for operators."""
+"""The `kinesis-export` command line: `demo` (the sample events on a local Kinesis), `check` (a
+destination's connection), `backfill` (every member of a segment, from a file), and `rejects` and
+`redrive` for operators."""
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import sys
 from collections import Counter
-from contextlib import redirect_stdout
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,72 +16,6 @@ from kinesis_export.config import ConfigError, load_config
 
 if TYPE_CHECKING:
     import boto3
-
-
-def _sample_bodies(events_dir: Path) -> list[str]:
-    """Message bodies from the sample SQS Lambda events (every *.json holding Records)."""
-    bodies: list[str] = []
-    for path in sorted(events_dir.glob("*.json")):
-        sample = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(sample, dict) and "Records" in sample:
-            bodies.extend(record["body"] for record in sample["Records"])
-    return bodies
-
-
-def demo(config_path: Path, events_dir: Path, verbose: bool) -> int:
-    """Send the sample events through the handler, against moto's server, and show the stream."""
-    import boto3
-
-    from kinesis_export_cli.local import LOCAL_CREDENTIALS, moto_server, poll_once, read_stream, receive_all
-
-    config = load_config(config_path)
-    bodies = _sample_bodies(events_dir)
-    region = config.stream.region or "us-east-1"
-    with moto_server() as endpoint:
-        print(f"moto's server (Kinesis and SQS APIs) listening on {endpoint}")
-        os.environ.update(LOCAL_CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_REGION=region, AWS_DEFAULT_REGION=region)
-        kinesis = boto3.client("kinesis", region_name=region)
-        sqs = boto3.client("sqs", region_name=region)
-        kinesis.create_stream(StreamName=config.stream.name, ShardCount=2)
-        ingest_url = sqs.create_queue(QueueName=f"{config.name}-ingest")["QueueUrl"]
-        rejects_url = sqs.create_queue(QueueName=f"{config.name}-rejects")["QueueUrl"]
-        for body in bodies:
-            sqs.send_message(QueueUrl=ingest_url, MessageBody=body)
-        print(f"created stream {config.stream.name!r} (2 shards); sent {len(bodies)} messages to the ingest queue\n")
-
-        # The function's settings come from its environment, as on Lambda.
-        os.environ.update(DESTINATION_CONFIG_FILE=str(config_path), REJECTS_QUEUE_URL=rejects_url)
-        function_output = io.StringIO()
-        with redirect_stdout(function_output):
-            from kinesis_export.handlers.export import handler
-
-            delivered, failed = poll_once(sqs, ingest_url, handler, batch_size=config.ingest.batch_size)
-
-        records = read_stream(kinesis, config.stream.name)
-        for record in records:
-            print(f"{record.shard_id}  partition key {record.partition_key}")
-            print(json.dumps(record.json(), indent=2, ensure_ascii=False), end="\n\n")
-        rejected = receive_all(sqs, rejects_url)
-        for message in rejected:
-            attributes = message["MessageAttributes"]
-            code = attributes["errorCode"]["StringValue"]
-            print(f"rejected ({code}): {attributes['errorReason']['StringValue']}")
-
-        logs = [json.loads(line) for line in function_output.getvalue().splitlines() if line.startswith("{")]
-        summary: dict[str, int] = next((line for line in logs if line.get("message") == "batch exported"), {})
-        if verbose:
-            print("\nfunction output (Powertools logs and EMF metrics):")
-            print(function_output.getvalue())
-        print(
-            f"\n{delivered} messages ({summary.get('received', 0)} events) in one Lambda batch: "
-            f"{summary.get('exported', 0)} exported, "
-            f"{summary.get('filtered', 0)} filtered (no mapped segment or identity), {len(rejected)} rejected, "
-            f"{len(failed)} failed; {len(records)} records on the stream, "
-            f"in {summary.get('put_records_calls', 0)} PutRecords call(s)"
-        )
-        shards = Counter(record.shard_id for record in records)
-        print("records per shard: " + ", ".join(f"{shard} {count}" for shard, count in sorted(shards.items())))
-    return 0 if not failed else 1
 
 
 class CommandFailed(Exception):
@@ -106,13 +39,20 @@ def _operator_session() -> boto3.Session:
     return boto3.Session(region_name=region)
 
 
-def check(config_path: Path, probe: bool) -> int:
+def _print_json(document: object) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def check(config_path: Path, probe: bool, as_json: bool = False) -> int:
     """Check a destination's credentials and stream (and PutRecord with --probe); 1 if anything fails."""
     from kinesis_export.connection import check_connection
     from kinesis_export.credentials import aws_region
 
     config = load_config(config_path)
     report = check_connection(config, aws_region(), probe=probe)
+    if as_json:  # the same lines as the text output, which name settings and permissions, never data
+        _print_json({"ok": report.ok, "passed": report.passed, "problems": report.problems})
+        return 0 if report.ok else 1
     for line in report.passed:
         print(f"ok    {line}", flush=True)
     for line in report.problems:
@@ -128,6 +68,7 @@ def backfill(
     records: float | None,
     size: float | None,
     restart: bool = False,
+    as_json: bool = False,
 ) -> int:
     """Export every line of a members file; 0 when every line was exported or filtered."""
     from botocore.exceptions import ClientError, NoCredentialsError
@@ -194,10 +135,21 @@ def backfill(
         file.close()
         if bar:
             bar.close()
-    print(
-        f"{progress.line:,} lines: {progress.exported:,} exported, {progress.filtered:,} filtered, "
-        f"{progress.rejected:,} rejected (line numbers and reasons in {run.rejects_file})"
-    )
+    if as_json:
+        _print_json(
+            {
+                "lines": progress.line,
+                "exported": progress.exported,
+                "filtered": progress.filtered,
+                "rejected": progress.rejected,
+                "rejectsFile": str(run.rejects_file),
+            }
+        )
+    else:
+        print(
+            f"{progress.line:,} lines: {progress.exported:,} exported, {progress.filtered:,} filtered, "
+            f"{progress.rejected:,} rejected (line numbers and reasons in {run.rejects_file})"
+        )
     return 0 if not progress.rejected else 1
 
 
@@ -212,7 +164,7 @@ def _queues(session: boto3.Session, target: str) -> dict[str, str]:
     return {"RejectsQueueUrl": target, "DeadLetterQueueUrl": target}
 
 
-def rejects(target: str, delete: bool, limit: int) -> int:
+def rejects(target: str, delete: bool, limit: int, as_json: bool = False) -> int:
     """List rejected messages with their codes and reasons; 1 when there are any."""
     from kinesis_export.connection import COMMAND_CLIENT
     from kinesis_export_cli.operations import read_rejects
@@ -220,9 +172,13 @@ def rejects(target: str, delete: bool, limit: int) -> int:
     session = _operator_session()
     queue = _queues(session, target)["RejectsQueueUrl"]
     found = read_rejects(session.client("sqs", config=COMMAND_CLIENT), queue, delete=delete, limit=limit)
+    by_code = Counter(reject.code for reject in found)
+    if as_json:  # what the text output prints: ids, codes and the function's reasons (which never quote data)
+        listed = [{"sourceMessageId": r.source_message_id, "code": r.code, "reason": r.reason} for r in found]
+        _print_json({"rejects": listed, "byCode": dict(by_code.most_common()), "deleted": delete and bool(found)})
+        return 1 if found else 0
     for reject in found:
         print(f"{reject.source_message_id}  {reject.code}  {reject.reason}")
-    by_code = Counter(reject.code for reject in found)
     summary = ", ".join(f"{count} {code}" for code, count in by_code.most_common()) or "none"
     print(f"{len(found)} rejected messages ({summary}){'; deleted' if delete and found else ''}")
     return 1 if found else 0
@@ -256,38 +212,104 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kinesis_export", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo_parser = commands.add_parser("demo", help="run the sample events through the exporter on a local Kinesis")
-    demo_parser.add_argument("--config", type=Path, default=Path("destinations/example.json"))
-    demo_parser.add_argument("--events", type=Path, default=Path("events"))
-    demo_parser.add_argument("--verbose", action="store_true", help="also print the function's logs and metrics")
-    check_parser = commands.add_parser(
-        "check", help="check a destination's credentials, stream and permissions, as the function will use them"
+EXIT_STATUSES = """exit status:
+  0    done, nothing found wanting
+  1    the command ran and found a problem: a failed check, rejected messages or lines, events or
+       records not written, or an AWS call that failed (no region, no credentials, access denied)
+  2    usage or input it cannot use: bad arguments, a config that does not validate, a file or
+       checkpoint it cannot read or write
+  130  backfill interrupted (Ctrl-C): the same command continues from its checkpoint
+Every failure is one line on stderr."""
+
+
+DISTRIBUTION = "kinesis-segment-export"  # pyproject.toml's project.name
+DESCRIPTION = """Operate a Kinesis segment export: try it locally (demo), check a destination (check),
+export a segment's members (backfill), and read or move back its parked messages (rejects,
+redrive). `kinesis-export <command> --help` lists a command's options. The --json output of
+check, backfill and rejects holds what their text prints, as one JSON document on stdout."""
+
+
+def _version() -> str:
+    """The installed distribution's version; a checkout run with PYTHONPATH=lambdas has none."""
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The commands, their options and their help."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="kinesis-export", description=DESCRIPTION, epilog=EXIT_STATUSES, formatter_class=formatter
     )
-    check_parser.add_argument("config", type=Path)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=summary, description=summary, epilog=EXIT_STATUSES, formatter_class=formatter
+        )
+
+    demo_parser = command("demo", "run the sample events through the exporter on a local Kinesis (moto's server)")
+    demo_parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("destinations/example.json"),
+        help="destination config (default: %(default)s)",
+    )
+    demo_parser.add_argument(
+        "--events", type=Path, default=Path("events"), help="folder of sample SQS Lambda events (default: %(default)s)"
+    )
+    demo_parser.add_argument("--verbose", action="store_true", help="also print the function's logs and metrics")
+
+    check_parser = command(
+        "check", "check a destination's credentials, stream and permissions, as the function will use them"
+    )
+    check_parser.add_argument("config", type=Path, help="destination config file")
     check_parser.add_argument("--probe", action="store_true", help="also write one marked probe record (PutRecord)")
-    backfill_parser = commands.add_parser("backfill", help="export every member listed in a JSON Lines file")
-    backfill_parser.add_argument("config", type=Path)
+    check_parser.add_argument("--json", action="store_true", help="print the report as JSON: ok, passed, problems")
+
+    backfill_parser = command("backfill", "export every member listed in a JSON Lines file")
+    backfill_parser.add_argument("config", type=Path, help="destination config file")
     backfill_parser.add_argument("source", help="members.jsonl, members.jsonl.gz or s3://bucket/key")
-    backfill_parser.add_argument("--checkpoint", type=Path, help="default: <file>.checkpoint.json")
+    backfill_parser.add_argument("--checkpoint", type=Path, help="checkpoint file (default: <file>.checkpoint.json)")
     backfill_parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    backfill_parser.add_argument("--records-per-second", type=float, help="default: the stream's capacity")
-    backfill_parser.add_argument("--bytes-per-second", type=float, help="default: the stream's capacity")
+    backfill_parser.add_argument(
+        "--records-per-second", type=float, help="rate limit in records (default: the stream's capacity)"
+    )
+    backfill_parser.add_argument(
+        "--bytes-per-second", type=float, help="rate limit in bytes (default: the stream's capacity)"
+    )
     backfill_parser.add_argument(
         "--restart", action="store_true", help="discard the checkpoint and export the file from its first line"
     )
-    rejects_parser = commands.add_parser("rejects", help="list rejected messages with their error codes and reasons")
+    backfill_parser.add_argument(
+        "--json", action="store_true", help="print the totals as JSON: lines, exported, filtered, rejected, rejectsFile"
+    )
+
+    rejects_parser = command("rejects", "list rejected messages with their error codes and reasons")
     rejects_parser.add_argument("target", help="a destination config (its stack's rejects queue) or a queue URL")
     rejects_parser.add_argument("--delete", action="store_true", help="delete the messages listed")
     rejects_parser.add_argument(
-        "--limit", type=_positive, default=1000, help="at most this many messages (default: 1000)"
+        "--limit", type=_positive, default=1000, help="at most this many messages (default: %(default)s)"
     )
-    redrive_parser = commands.add_parser("redrive", help="move dead letters back to the ingest queue")
+    rejects_parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the list as JSON: rejects (sourceMessageId, code, reason), byCode, deleted",
+    )
+
+    redrive_parser = command("redrive", "move dead letters back to the ingest queue")
     redrive_parser.add_argument("target", help="a destination config (its stack's queues) or the dead-letter queue URL")
     redrive_parser.add_argument("--to", help="the ingest queue URL (default: from the stack)")
     redrive_parser.add_argument("--dry-run", action="store_true", help="only show what waits")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; its exit status (see EXIT_STATUSES)."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     # The ordinary failures of AWS calls (no region, no credentials, no network, access denied, a stack
     # not deployed, a secret of the wrong shape) are one line each, from one place.
@@ -312,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "rejects":
-        return rejects(args.target, args.delete, args.limit)
+        return rejects(args.target, args.delete, args.limit, args.json)
     if args.command == "redrive":
         return redrive_command(args.target, args.to, args.dry_run)
     if args.command == "backfill":
@@ -324,7 +346,10 @@ def _run(args: argparse.Namespace) -> int:
             args.records_per_second,
             args.bytes_per_second,
             args.restart,
+            args.json,
         )
     if args.command == "check":
-        return check(args.config, args.probe)
+        return check(args.config, args.probe, args.json)
+    from kinesis_export_cli.demo import demo
+
     return demo(args.config, args.events, args.verbose)
