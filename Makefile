@@ -3,42 +3,57 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The operators' command line, installed by the setup below (pyproject.toml's [project.scripts]).
+KINESIS_EXPORT := $(VENV)/bin/kinesis-export
 
 # jsii (under aws-cdk-lib) warns on every run when Node.js is past its end of life; it still works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
-.PHONY: demo test lint typecheck unit integration bench check backfill clean
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint typecheck unit integration bench check backfill clean
 
-$(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt
+# The project itself is installed editable, without dependencies (the requirements files pin them),
+# for the kinesis-export command; the code stays where it is, in lambdas/ and cli/.
+$(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+## help: list the targets (from their `## target: text` comments); needs nothing installed
+help:
+	@awk '/^## [a-z][a-z-]*: / { sub(/^## /, ""); split($$0, part, ": "); sub(/^[^:]*: /, ""); printf "  %-12s %s\n", part[1], $$0 }' $(MAKEFILE_LIST)
 
 ## demo: run the sample events through the exporter against a local Kinesis (moto's server)
 demo: $(STAMP)
-	PYTHONPATH=lambdas $(PY) -m kinesis_export demo --config destinations/example.json --events events
+	$(KINESIS_EXPORT) demo --config destinations/example.json --events events
 
 ## test: lint, type-check and run every test
 test: lint typecheck
 	$(PY) -m pytest
 
+## lint: ruff's lint and format check
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+## typecheck: mypy, strict, on lambdas/, cli/ and infra/
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
+## unit: the unit tests only (no network)
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
+## integration: the integration tests only (moto's server on loopback)
 integration: $(STAMP)
 	$(PY) -m pytest tests/integration
 
+## clean: remove the virtual environment and caches
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out build *.egg-info
 
 # Infrastructure (README, "Deploying to AWS"). Synthesis works offline, without AWS credentials; diff and
 # deploy use your credentials. DESTINATIONS=<file or folder> picks configs (default: destinations/).
@@ -64,8 +79,8 @@ synth: $(STAMP) $(NODE_STAMP)
 diff: $(STAMP) $(NODE_STAMP)
 	$(CDK) diff 'KinesisExport-*'
 
-## deploy: deploy every destination's export stack (bootstrap the account and region once first). An
-## access stack (assumeRole) in another account is deployed there first: README, "Credentials modes".
+## deploy: deploy every destination's export stack (bootstrap the account and region once first)
+## An access stack (assumeRole) in another account is deployed there first: README, "Credentials modes".
 deploy: $(STAMP) $(NODE_STAMP)
 	$(CDK) deploy 'KinesisExport-*'
 
@@ -79,9 +94,9 @@ bench: $(STAMP)
 
 ## check: a destination's credentials, stream and permissions, as the function will use them (CONFIG=..., PROBE=1)
 check: $(STAMP)
-	PYTHONPATH=lambdas $(PY) -m kinesis_export check $(CONFIG) $(if $(PROBE),--probe)
+	$(KINESIS_EXPORT) check $(CONFIG) $(if $(PROBE),--probe)
 
 ## backfill: export every member listed in FILE (JSON Lines, .gz, or s3://bucket/key) for CONFIG
 ## (RESTART=1: discard FILE's checkpoint and export it from its first line)
 backfill: $(STAMP)
-	PYTHONPATH=lambdas $(PY) -m kinesis_export backfill $(CONFIG) $(FILE) $(if $(RESTART),--restart)
+	$(KINESIS_EXPORT) backfill $(CONFIG) $(FILE) $(if $(RESTART),--restart)

@@ -29,15 +29,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT / "cli"), str(ROOT)]
 
 from bench import prices  # noqa: E402
 from kinesis_export.config import load_config  # noqa: E402
 from kinesis_export.deadline import Deadline  # noqa: E402
 from kinesis_export.events import parse_event  # noqa: E402
-from kinesis_export.local import LOCAL_CREDENTIALS, LambdaContext, sqs_lambda_event  # noqa: E402
 from kinesis_export.records import Record  # noqa: E402
 from kinesis_export.writer import KinesisWriter  # noqa: E402
+from kinesis_export_cli.local import LOCAL_CREDENTIALS, LambdaContext, sqs_lambda_event  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CONFIG = ROOT / "destinations" / "example.json"

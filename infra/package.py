@@ -7,8 +7,10 @@ from pathlib import Path
 
 from infra.constants import CODE_PACKAGE, CODE_ROOT, CONFIG_FILE_IN_PACKAGE
 
-# Never packaged: caches a local run leaves behind, and tests.
-_LEFT_OUT = shutil.ignore_patterns("__pycache__", "*.pyc", ".*_cache", "tests")
+# Never packaged: caches a local run leaves behind, and tests; and __main__.py, the shim that lets
+# `python -m kinesis_export` run the operators' command line from a checkout. The command line
+# itself lives in cli/, outside the asset: no function runs it, and it would not import there.
+_LEFT_OUT = shutil.ignore_patterns("__pycache__", "*.pyc", ".*_cache", "tests", "__main__.py")
 
 
 def stage_package(config_file: Path, directory: Path) -> Path:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import boto3
 from aws_lambda_powertools.utilities.data_classes import SQSEvent
 
 from infra.exporter import FUNCTION_LOGICAL_ID
-from kinesis_export.local import LOCAL_CREDENTIALS, moto_server
+from kinesis_export_cli.local import LOCAL_CREDENTIALS, moto_server
 from tests.infra.conftest import Assembly
 from tests.infra.templates import EXAMPLE
 from tests.support import ROOT
@@ -23,7 +24,7 @@ SAMPLE_EVENT = ROOT / "events" / "sqs-segment-events.json"
 INVOKE = """
 import json, sys
 from kinesis_export.handlers.export import handler
-from kinesis_export.local import LambdaContext
+from kinesis_export_cli.local import LambdaContext
 print(json.dumps(handler(json.load(open(sys.argv[1])), LambdaContext())))
 """
 
@@ -95,11 +96,12 @@ def test_the_package_runs_with_the_template_and_env_file_variables_against_a_loc
         kinesis = boto3.client("kinesis", endpoint_url=endpoint, region_name="us-east-1", **credentials)
         kinesis.create_stream(StreamName="segment-exports", ShardCount=1)
 
-        # when the function is invoked in its code directory, as in Lambda's /var/task
+        # when the function is invoked in its code directory, as in Lambda's /var/task (cli/ only
+        # for the stand-in LambdaContext, which is not in the asset)
         result = subprocess.run(
             [sys.executable, "-c", INVOKE, str(SAMPLE_EVENT)],
             cwd=package,
-            env={"PYTHONPATH": ".", **local, **environment},
+            env={"PYTHONPATH": os.pathsep.join([".", str(ROOT / "cli")]), **local, **environment},
             capture_output=True,
             text=True,
             timeout=60,

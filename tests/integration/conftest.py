@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from kinesis_export import wiring
-from kinesis_export.local import LOCAL_CREDENTIALS, moto_server
+from kinesis_export_cli.local import LOCAL_CREDENTIALS, moto_server
 from tests.faultproxy import FaultProxy
 from tests.support import EXAMPLE_CONFIG, handler_module
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 
-from kinesis_export.local import poll_once, read_stream
+from kinesis_export_cli.local import poll_once, read_stream
 from tests.support import profile_event
 
 NAMES = ["e0-realized", "e1-exited", "e2-realized"]

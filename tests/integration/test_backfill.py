@@ -16,8 +16,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from kinesis_export.__main__ import main
-from kinesis_export.local import read_stream
+from kinesis_export_cli.local import read_stream
+from kinesis_export_cli.main import main
 from tests.integration.conftest import REGION
 from tests.support import HIGH_PROPENSITY, ROOT, profile_event
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from kinesis_export.__main__ import main
-from kinesis_export.local import LOCAL_CREDENTIALS
+from kinesis_export_cli.local import LOCAL_CREDENTIALS
+from kinesis_export_cli.main import main
 from tests.faultproxy import FaultProxy
 from tests.integration.conftest import REGION
 from tests.support import EXAMPLE_CONFIG, ROOT, profile_event

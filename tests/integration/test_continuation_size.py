@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from kinesis_export.local import poll_once, read_stream
+from kinesis_export_cli.local import poll_once, read_stream
 from tests.support import profile_event
 
 MAX_RECEIVE_COUNT = 5  # the config's default: deliveries before the dead-letter queue

@@ -10,10 +10,10 @@ import boto3
 import pytest
 
 from kinesis_export import credentials as credentials_module
-from kinesis_export.__main__ import main
 from kinesis_export.config import parse_config
 from kinesis_export.connection import PROBE_PARTITION_KEY, check_connection
-from kinesis_export.local import poll_once, read_stream
+from kinesis_export_cli.local import poll_once, read_stream
+from kinesis_export_cli.main import main
 from tests.integration.conftest import REGION
 from tests.support import EXAMPLE_CONFIG, body, profile_event
 

@@ -10,7 +10,7 @@ import json
 import time
 from typing import Any
 
-from kinesis_export.local import LambdaContext, poll_once, read_stream, receive_all, sqs_lambda_event
+from kinesis_export_cli.local import LambdaContext, poll_once, read_stream, receive_all, sqs_lambda_event
 from tests.faultproxy import Drip
 from tests.support import body, profile_event
 

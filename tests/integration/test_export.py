@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kinesis_export.local import poll_once, read_stream, receive_all
+from kinesis_export_cli.local import poll_once, read_stream, receive_all
 from tests.faultproxy import CallFault, Disconnect, EntryFaults
 from tests.support import ROOT, body, profile_event
 

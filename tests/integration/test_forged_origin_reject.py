@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 
-from kinesis_export.__main__ import main
-from kinesis_export.local import poll_once, receive_all
+from kinesis_export_cli.local import poll_once, receive_all
+from kinesis_export_cli.main import main
 from tests.support import PersonalData, profile_event
 
 

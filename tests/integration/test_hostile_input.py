@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 
 from kinesis_export.backfill import export_items
 from kinesis_export.deadline import Deadline
-from kinesis_export.local import LambdaContext, read_stream, receive_all, sqs_lambda_event
 from kinesis_export.pipeline import prepare_lines
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
+from kinesis_export_cli.local import LambdaContext, read_stream, receive_all, sqs_lambda_event
 from tests.fakes import FakeKinesis
 from tests.support import HIGH_PROPENSITY, WHITE_PAPER, strict_json
 

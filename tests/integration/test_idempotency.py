@@ -12,8 +12,8 @@ import boto3
 import pytest
 
 from kinesis_export.deadline import Deadline
-from kinesis_export.local import poll_once, read_stream
 from kinesis_export.pipeline import export_batch
+from kinesis_export_cli.local import poll_once, read_stream
 from tests.faultproxy import EntryFaults
 from tests.integration.conftest import REGION
 from tests.support import body, profile_event

@@ -15,7 +15,7 @@ from collections import Counter
 
 import boto3
 
-from kinesis_export.local import poll_once, read_stream
+from kinesis_export_cli.local import poll_once, read_stream
 from tests.faultproxy import EntryFaults
 from tests.integration.conftest import REGION
 from tests.support import profile_event

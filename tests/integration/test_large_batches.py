@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 
-from kinesis_export.local import LambdaContext, read_stream, receive_all, sqs_lambda_event
+from kinesis_export_cli.local import LambdaContext, read_stream, receive_all, sqs_lambda_event
 from tests.support import body, profile_event
 
 TIMEOUT_SECONDS = 10.0

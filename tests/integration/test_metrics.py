@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from kinesis_export import metrics as names
-from kinesis_export.local import LambdaContext, sqs_lambda_event
+from kinesis_export_cli.local import LambdaContext, sqs_lambda_event
 from tests.support import body, profile_event
 
 

@@ -6,8 +6,8 @@ import json
 
 import boto3
 
-from kinesis_export.__main__ import main
-from kinesis_export.local import poll_once
+from kinesis_export_cli.local import poll_once
+from kinesis_export_cli.main import main
 from tests.integration.conftest import REGION
 from tests.support import EXAMPLE_CONFIG, body, profile_event
 

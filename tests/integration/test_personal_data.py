@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
-from kinesis_export.__main__ import main
 from kinesis_export.backfill import export_items
 from kinesis_export.deadline import Deadline
-from kinesis_export.local import LambdaContext, receive_all, sqs_lambda_event
 from kinesis_export.pipeline import prepare_lines
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
+from kinesis_export_cli.local import LambdaContext, receive_all, sqs_lambda_event
+from kinesis_export_cli.main import main
 from tests.fakes import FakeKinesis
 from tests.support import HIGH_PROPENSITY, PersonalData, profile_event
 
@@ -171,10 +171,11 @@ def test_no_planted_personal_value_reaches_what_the_rejects_command_prints(start
 
     # when an operator looks at them as at a dead-letter queue (a dry run), then lists them
     looked = main(["redrive", str(pipeline.rejects_url), "--dry-run"])
+    as_json = main(["rejects", str(pipeline.rejects_url), "--json"])
     listed = main(["rejects", str(pipeline.rejects_url), "--delete"])
 
-    # then the reasons are printed, and nothing of the input's
+    # then the reasons are printed, as text and as JSON, and nothing of the input's
     printed = capfd.readouterr()
-    assert (listed, looked) == (1, 0)
-    assert printed.out.count("INVALID_EVENT") > len(messages)
+    assert (listed, as_json, looked) == (1, 1, 0)
+    assert printed.out.count("INVALID_EVENT") > 2 * len(messages)
     assert pii.found_in(printed.out + printed.err) == []

@@ -12,9 +12,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
 
-from kinesis_export.local import LOCAL_CREDENTIALS
 from kinesis_export.putrecords import PutRecordsClient
 from kinesis_export.records import Record
+from kinesis_export_cli.local import LOCAL_CREDENTIALS
 from tests.faultproxy import CallFault, FaultProxy, GarbledAnswer
 
 REGION = "us-east-1"

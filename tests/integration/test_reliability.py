@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kinesis_export.local import LambdaContext, poll_once, read_stream, sqs_lambda_event
+from kinesis_export_cli.local import LambdaContext, poll_once, read_stream, sqs_lambda_event
 from tests.faultproxy import CallFault, Disconnect, DropAfterWrite, EntryFaults
 from tests.support import body, profile_event
 

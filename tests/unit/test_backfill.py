@@ -5,23 +5,22 @@ from pathlib import Path
 
 import pytest
 
-from kinesis_export.backfill import (
+from kinesis_export.backfill import BackfillStopped, export_items
+from kinesis_export.config import load_config
+from kinesis_export.deadline import Deadline
+from kinesis_export.records import RecordPlan
+from kinesis_export.writer import KinesisWriter
+from kinesis_export_cli.backfill import (
     FINGERPRINT_SPAN,
     Backfill,
-    BackfillStopped,
     CheckpointError,
     Progress,
     ProgressBar,
     RateLimit,
     SourceFile,
-    export_items,
     fingerprint,
     numbered_batches,
 )
-from kinesis_export.config import load_config
-from kinesis_export.deadline import Deadline
-from kinesis_export.records import RecordPlan
-from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeKinesis
 from tests.support import EXAMPLE_CONFIG, profile_event
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from kinesis_export.backfill import Backfill, BackfillStopped, CheckpointError, RateLimit, open_source
+from kinesis_export.backfill import BackfillStopped
 from kinesis_export.config import parse_config
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
+from kinesis_export_cli.backfill import Backfill, CheckpointError, RateLimit, open_source
 from tests.fakes import FakeKinesis
 from tests.support import EXAMPLE_CONFIG, ROOT, profile_event, traced_peak
 
@@ -87,7 +88,7 @@ def test_a_stopped_batch_resumed_lists_its_rejects_once(tmp_path: Path):
 KILLED_RUN = """
 import json, os, sys
 from pathlib import Path
-from kinesis_export.backfill import Backfill, RateLimit, open_source
+from kinesis_export_cli.backfill import Backfill, RateLimit, open_source
 from kinesis_export.config import load_config
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
@@ -112,7 +113,7 @@ def test_a_kill_mid_batch_leaves_each_reject_listed_once(tmp_path: Path):
     bad = set(range(501, 901))
     members = write_members(tmp_path / "members.jsonl", 1000, bad)
     checkpoint = tmp_path / "members.jsonl.checkpoint.json"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), str(ROOT)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), str(ROOT / "cli"), str(ROOT)])}
     killed = subprocess.run(
         [sys.executable, "-c", KILLED_RUN, str(members), str(checkpoint)], env=env, timeout=120, cwd=ROOT
     )

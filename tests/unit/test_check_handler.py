@@ -8,7 +8,7 @@ import pytest
 
 from kinesis_export import wiring
 from kinesis_export.connection import CheckReport
-from kinesis_export.local import LambdaContext
+from kinesis_export_cli.local import LambdaContext
 from tests.support import EXAMPLE_CONFIG, handler_module
 
 CONFIG_SHA256 = hashlib.sha256(EXAMPLE_CONFIG.read_bytes()).hexdigest()

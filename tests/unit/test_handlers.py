@@ -6,7 +6,7 @@ import json
 
 from kinesis_export import metrics as names
 from kinesis_export import wiring
-from kinesis_export.local import LambdaContext, sqs_lambda_event
+from kinesis_export_cli.local import LambdaContext, sqs_lambda_event
 from tests.fakes import FakeKinesis, FakeSqs
 from tests.support import EXAMPLE_CONFIG, body, handler_module, profile_event
 

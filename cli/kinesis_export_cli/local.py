@@ -1,6 +1,6 @@
 """Running the exporter on a laptop: moto's server as AWS, and Lambda's SQS poller played by hand.
 
-Used by `python -m kinesis_export demo` and by the integration tests. moto is a development
+Used by `kinesis-export demo` and by the integration tests. moto is a development
 dependency: it is imported only when a local server is started, never by the function.
 """
 
