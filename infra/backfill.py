@@ -203,7 +203,6 @@ class Backfill(Construct):
             log_group=self.worker_log_group,
             memory_size=config.function.memory_mb,
             timeout=Duration.seconds(config.function.timeout_seconds),
-            stream_region=config.stream.region,
             tracing=config.function.tracing,
         )
         cast(lambda_.CfnFunction, worker.node.default_child).override_logical_id(WORKER_FUNCTION_LOGICAL_ID)

@@ -83,7 +83,6 @@ class ConnectionCheck(Construct):
             memory_size=CHECK_MEMORY_MB,
             timeout=CHECK_TIMEOUT,
             tracing=False,
-            stream_region=config.stream.region,
         )
         cast(lambda_.CfnFunction, self.function.node.default_child).override_logical_id(CHECK_FUNCTION_LOGICAL_ID)
         acknowledge(

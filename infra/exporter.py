@@ -117,7 +117,6 @@ class Exporter(Construct):
             log_group=self.log_group,
             memory_size=config.function.memory_mb,
             timeout=timeout,
-            stream_region=config.stream.region,
             tracing=config.function.tracing,
             environment={
                 "REJECTS_QUEUE_URL": self.rejects_queue.queue_url,

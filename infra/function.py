@@ -1,10 +1,10 @@
-"""A function built from the destination's package: the exporter and the connection check are two of them."""
+"""A function built from the destination's package: the exporter, the connection check and the backfill worker."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import ArnFormat, Aws, Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -64,16 +64,11 @@ def package_function(
     memory_size: int,
     timeout: Duration,
     tracing: bool,
-    stream_region: str | None,
     environment: dict[str, str] | None = None,
 ) -> lambda_.Function:
     """One function of the package: the pinned runtime, architecture and Powertools layer, JSON logs,
     and the variables every handler reads (`environment` adds its own)."""
     stack = Stack.of(scope)
-    # The stream's regional endpoint, from the partition's domain (amazonaws.com, amazonaws.com.cn...),
-    # as botocore would resolve it: given here, it spares the writer a client made only to ask for it.
-    # `sam local invoke --env-vars` replaces it (events/env.json points it at a local Kinesis).
-    kinesis_endpoint = f"https://kinesis.{stream_region or stack.region}.{Aws.URL_SUFFIX}"
     powertools = lambda_.LayerVersion.from_layer_version_arn(
         scope,
         f"{construct_id}Powertools",
@@ -93,7 +88,7 @@ def package_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         handler=handler,
-        # Both functions name one directory: CDK stages it once, as one asset.
+        # Every function of the destination names one directory: CDK stages it once, as one asset.
         code=lambda_.Code.from_asset(str(package)),
         layers=[powertools],
         memory_size=memory_size,
@@ -105,7 +100,9 @@ def package_function(
         environment={
             "DESTINATION_CONFIG_FILE": CONFIG_FILE_IN_PACKAGE,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            "AWS_ENDPOINT_URL_KINESIS": kinesis_endpoint,
+            # The functions use no pydantic plugin, and looking for them in every installed distribution's
+            # entry points costs the cold start (README, "Function settings").
+            "PYDANTIC_DISABLE_PLUGINS": "__all__",
             **(environment or {}),
         },
     )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
 from botocore.exceptions import ClientError
-
-from kinesis_export.records import Record
 
 Entries = list[dict[str, Any]]
 Fault = Callable[[int, Entries], Exception | dict[int, str] | None]
@@ -23,8 +21,8 @@ class FakeKinesis:
         self.calls: list[Entries] = []
         self.stream: list[tuple[str, bytes]] = []
 
-    def put_records(self, stream_name: str, records: Sequence[Record]) -> dict[str, Any]:
-        entries = [{"PartitionKey": record.partition_key, "Data": record.data} for record in records]
+    def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
+        entries = [{"PartitionKey": entry["PartitionKey"], "Data": entry["Data"]} for entry in Records]
         self.calls.append(entries)
         outcome = self.fault(len(self.calls), entries) if self.fault else None
         if isinstance(outcome, Exception):

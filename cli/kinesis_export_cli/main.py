@@ -75,8 +75,9 @@ def backfill(
 
     from kinesis_export.backfill import BackfillStopped
     from kinesis_export.connection import NO_REGION, describe_failure
-    from kinesis_export.credentials import aws_region, kinesis_client, session_for, stream_writer
+    from kinesis_export.credentials import aws_region, kinesis_client, session_for
     from kinesis_export.records import RecordPlan
+    from kinesis_export.wiring import stream_writer
     from kinesis_export_cli.backfill import (
         Backfill,
         CheckpointError,

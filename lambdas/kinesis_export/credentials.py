@@ -28,8 +28,6 @@ from botocore.credentials import (
 )
 
 from .config import AccessKey, AssumeRole, DestinationConfig
-from .putrecords import PutRecordsClient
-from .writer import KinesisWriter
 
 # botocore refreshes credentials once fewer than 15 minutes of their life remain; a life of 20
 # minutes makes that every 5 minutes: how soon a rotated access key is picked up.
@@ -64,51 +62,21 @@ READ_TIMEOUT = 3
 def kinesis_client(
     config: DestinationConfig, region: str | None, connections: int = 10, session: boto3.Session | None = None
 ) -> Any:
-    """A Kinesis client with the destination's credentials, in the stream's region."""
+    """A Kinesis client with the destination's credentials, in the stream's region.
+
+    botocore resolves its endpoint with all its rules (AWS_ENDPOINT_URL_KINESIS, FIPS, dual-stack,
+    partitions). Its parameters are not validated: this package's code makes every request, from a
+    validated config.
+    """
     client_config = Config(
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
         retries={"total_max_attempts": 1},
         max_pool_connections=connections,
+        parameter_validation=False,
     )
     session = session or session_for(config)
     return session.client("kinesis", region_name=config.stream.region or region, config=client_config)
-
-
-def stream_writer(
-    config: DestinationConfig, region: str | None, concurrency: int = 4, session: boto3.Session | None = None
-) -> KinesisWriter:
-    """A writer to the destination's stream, with its credentials; made once per container."""
-    connections = max(10, concurrency)
-    session = session or session_for(config)
-    endpoint, stream_region = kinesis_endpoint(config, region, session)
-    sender = PutRecordsClient(
-        endpoint,
-        stream_region,
-        session.get_credentials(),
-        connect_timeout=CONNECT_TIMEOUT,
-        read_timeout=READ_TIMEOUT,
-        connections=connections,
-    )
-    return KinesisWriter(sender, config.stream.name, concurrency=concurrency)
-
-
-def kinesis_endpoint(config: DestinationConfig, region: str | None, session: boto3.Session) -> tuple[str, str]:
-    """The stream's Kinesis endpoint and region, as a boto3 client would use them.
-
-    An endpoint given in the environment (AWS_ENDPOINT_URL_KINESIS, else AWS_ENDPOINT_URL, as
-    botocore reads them) is taken as it is: the stacks set the first to the stream's regional
-    endpoint, which spares the function a client (its service model and endpoint rules cost a
-    cold start some 60 ms) that it would only ask for its endpoint. Otherwise a client resolves
-    it, with all of botocore's rules (partitions, FIPS, dual-stack, config files).
-    """
-    stream_region = config.stream.region or region or session.region_name
-    if stream_region and os.environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() != "true":
-        endpoint = os.environ.get("AWS_ENDPOINT_URL_KINESIS") or os.environ.get("AWS_ENDPOINT_URL")
-        if endpoint:
-            return endpoint, stream_region
-    client = kinesis_client(config, region, session=session)
-    return client.meta.endpoint_url, client.meta.region_name
 
 
 def aws_region() -> str | None:

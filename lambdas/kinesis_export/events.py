@@ -67,8 +67,6 @@ class Envelope(TypedDict):
 
 _EVENT = TypeAdapter(SegmentEvent)
 _ENVELOPE = TypeAdapter(Envelope)
-# The core validator's own method, without TypeAdapter's Python wrapper: it runs once per event.
-_event_from_json = _EVENT.validator.validate_json
 _ARRAY = TypeAdapter(list[Any])
 _JSON_WHITESPACE = " \t\n\r"
 
@@ -158,9 +156,9 @@ def parse_event(body: str | bytes | dict[str, Any]) -> SegmentEvent:
             errors = error.errors(include_url=False, include_input=False)
             if errors[0]["loc"] != ("detail",) or errors[0]["type"] != "missing":
                 raise _invalid(errors) from None
-            event = _validate(_event_from_json, body)
+            event = _validate(_EVENT.validate_json, body)
     else:
-        event = _validate(_event_from_json, body)
+        event = _validate(_EVENT.validate_json, body)
     return _checked(event)
 
 

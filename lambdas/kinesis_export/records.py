@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
-from types import MappingProxyType
 from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_json
@@ -26,7 +24,7 @@ MAX_PARTITION_KEY_CHARS = 256
 MAX_RECORD_BYTES = 1024 * 1024
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass costs twice as much to make, once per event
+@dataclass(frozen=True, slots=True)
 class Record:
     partition_key: str
     data: bytes
@@ -34,8 +32,7 @@ class Record:
     @property
     def size(self) -> int:
         """Bytes counted against the Kinesis record and request limits."""
-        key = self.partition_key
-        return len(self.data) + (len(key) if key.isascii() else len(key.encode("utf-8")))
+        return len(self.data) + len(self.partition_key.encode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +59,6 @@ class RecordPlan:
             for identity in config.identities
         ]
         self._paths = _path_tree(attribute.path for attribute in config.attributes)
-        self._pick = _picker(self._paths)
         self._consent_path = tuple(config.consent_path.split(".")) if config.consent_path else None
         self._key_by_event_id = config.partition_key == "eventId"
 
@@ -77,7 +73,7 @@ class RecordPlan:
             extra = segments.get(segment_id)
             if extra is not None:
                 try:
-                    time = _utc_timestamp(membership["lastQualificationTime"])
+                    time = utc_timestamp(membership["lastQualificationTime"])
                 except InvalidInput as error:
                     # The contract's pattern let it through, but it is no real time (a 13th month, say)
                     # or none in UTC. The segment id is the input's: named by what it is, as events does.
@@ -113,7 +109,7 @@ class RecordPlan:
         if first_id is None:
             return NO_MAPPED_IDENTITY
 
-        record: dict[str, Any] = self._pick(attributes) if attributes else {}
+        record: dict[str, Any] = _picked(attributes, self._paths) if attributes else {}
         record["segmentMembership"] = {"ups": ups}
         record["identityMap"] = identity_map
 
@@ -136,8 +132,7 @@ class RecordPlan:
         if (b"NaN" in data or b"Infinity" in data) and (field := self._non_finite(record)):
             raise InvalidInput("INVALID_EVENT", f"{field}: a number JSON cannot hold (NaN or infinite)")
         result = Record(key, data)
-        # A key is at most 1 KiB: only a record that close to the limit needs its exact size.
-        if len(result.data) > MAX_RECORD_BYTES - 4 * MAX_PARTITION_KEY_CHARS and result.size > MAX_RECORD_BYTES:
+        if result.size > MAX_RECORD_BYTES:
             raise InvalidInput(
                 "RECORD_TOO_LARGE", f"record is {result.size} bytes; Kinesis takes at most {MAX_RECORD_BYTES}"
             )
@@ -199,44 +194,23 @@ def _path_tree(paths: Iterable[str]) -> _Tree:
     return tree
 
 
-def _picker(tree: _Tree) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """A function taking each path of the tree present in a source, at the same path (no empty
-    objects left behind; a value on the way that is no object is left out, with what is below it).
+def _picked(source: dict[str, Any], tree: _Tree) -> dict[str, Any]:
+    """Each path of the tree present in a source, at the same path.
 
-    It runs once per event, so it is written out for the config's own tree, as dataclasses writes
-    its methods: straight-line code, without a call or a loop per path, costs half as much as
-    walking the tree (`make bench`). The keys are the config's validated path parts, written in as
-    Python literals (repr); the code nests one level, however deep the paths.
+    No empty objects are left behind; a value on the way that is no object is left out, with what is below it.
     """
-    lines = ["def pick(source0):", "    out0 = {}"]
-
-    def emit(node: _Tree, depth: int) -> None:
-        source, out = f"source{depth}", f"out{depth}"
-        for key, subtree in node.items():
-            literal = repr(key)
-            if subtree is None:
-                lines.append(f"    if {literal} in {source}: {out}[{literal}] = {source}[{literal}]")
-                continue
-            child, child_out = f"source{depth + 1}", f"out{depth + 1}"
-            lines.append(f"    {child} = {source}.get({literal})")
-            lines.append(f"    if not isinstance({child}, dict): {child} = EMPTY")
-            lines.append(f"    {child_out} = {{}}")
-            emit(subtree, depth + 1)
-            lines.append(f"    if {child_out}: {out}[{literal}] = {child_out}")
-
-    emit(tree, 0)
-    lines.append("    return out0")
-    namespace: dict[str, Any] = {"EMPTY": MappingProxyType({})}
-    exec("\n".join(lines), namespace)  # what it holds of the config: repr() literals of path parts
-    pick: Callable[[dict[str, Any]], dict[str, Any]] = namespace["pick"]
-    return pick
+    out: dict[str, Any] = {}
+    for key, subtree in tree.items():
+        if key not in source:
+            continue
+        value = source[key]
+        if subtree is None:
+            out[key] = value
+        elif isinstance(value, dict) and (picked := _picked(value, subtree)):
+            out[key] = picked
+    return out
 
 
 NO_CONSENT = Skip("no consent to share")
 NO_MAPPED_SEGMENT = Skip("no mapped segment")
 NO_MAPPED_IDENTITY = Skip("no mapped identity")
-
-# The events of a batch share few qualification times (a segment job qualifies its profiles at one
-# time; streamed events fall in the same seconds), so each is normalised once. An invalid one is not
-# kept: lru_cache keeps no exceptions.
-_utc_timestamp = lru_cache(maxsize=4096)(utc_timestamp)

@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger, Metrics
 from botocore.config import Config
 
 from .config import ConfigError, DestinationConfig, Settings, load_config
-from .credentials import stream_writer
+from .credentials import kinesis_client
 from .idempotency import EventLedger, dynamodb_ledger
 from .queues import Queue
 from .records import RecordPlan
@@ -96,6 +96,14 @@ def exporter(
 
 def _observability(settings: Settings, config: DestinationConfig) -> tuple[Logger, Metrics]:
     return Logger(service=config.name), Metrics(namespace=settings.metrics_namespace, service=config.name)
+
+
+def stream_writer(
+    config: DestinationConfig, region: str | None, concurrency: int = 4, session: boto3.Session | None = None
+) -> KinesisWriter:
+    """A writer to the destination's stream, with its credentials (the functions' and the backfill command's)."""
+    client = kinesis_client(config, region, connections=max(10, concurrency), session=session)
+    return KinesisWriter(client, config.stream.name, concurrency=concurrency)
 
 
 def _writer(settings: Settings, config: DestinationConfig, kinesis: Any) -> KinesisWriter:

@@ -45,13 +45,9 @@ RETRYABLE_CALL_ERRORS = frozenset(
 
 
 class PutRecordsAPI(Protocol):
-    """What the writer needs of a client: PutRecordsClient, or a test's fake.
+    """The one method the writer calls of a boto3 Kinesis client; tests pass a fake."""
 
-    One PutRecords call of the records, in order; the answer and errors are boto3's
-    (`{"FailedRecordCount": ..., "Records": [...]}`, ClientError and botocore's transport errors).
-    """
-
-    def put_records(self, stream_name: str, records: Sequence[Record]) -> Mapping[str, Any]: ...
+    def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> Mapping[str, Any]: ...
 
 
 @dataclass
@@ -199,7 +195,10 @@ class KinesisWriter:
         Every entry's ErrorCode is checked, never only FailedRecordCount.
         """
         try:
-            response = self._client.put_records(self.stream_name, [records[i] for i in chunk])
+            response = self._client.put_records(
+                StreamName=self.stream_name,
+                Records=[{"Data": records[i].data, "PartitionKey": records[i].partition_key} for i in chunk],
+            )
         except ClientError as error:
             code = error.response.get("Error", {}).get("Code") or "Unknown"
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -213,7 +212,8 @@ class KinesisWriter:
 
         answered = response.get("Records", [])
         if len(answered) != len(chunk):
-            # Never infer success: an answer that does not match the request is retried whole.
+            # Never infer success: an answer that does not match the request is retried whole. This is
+            # also how a 200 whose body is garbled or cut short arrives: botocore parses it to no Records.
             return dict.fromkeys(chunk, _Retry(f"PutRecords answered {len(answered)} entries for {len(chunk)}"))
         failed = [position for position, entry in enumerate(answered) if entry.get("ErrorCode")]
         unwritten: dict[int, _Unwritten] = {}

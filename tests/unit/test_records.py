@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from kinesis_export.config import DestinationConfig, parse_config
 from kinesis_export.events import InvalidInput, parse_event
-from kinesis_export.records import Record, RecordPlan, Skip, _path_tree, _picker
+from kinesis_export.records import Record, RecordPlan, Skip
 from tests.support import HIGH_PROPENSITY, ROOT, WHITE_PAPER, body, profile_event, strict_json
 
 
@@ -121,35 +121,6 @@ def test_configured_attributes_keep_their_paths_and_absent_ones_are_left_out(exa
 
     assert record["person"] == {"email": "a@b.c", "name": {"lastName": "Doe"}}
     assert "mobilePhone" not in record and "loyalty" not in record
-
-
-def pick_by_walking(source: dict[str, Any], tree: dict[str, Any]) -> dict[str, Any]:
-    """What the written-out picker must do, said plainly: each path present, no empty objects."""
-    out: dict[str, Any] = {}
-    for key, subtree in tree.items():
-        if key in source:
-            if subtree is None:
-                out[key] = source[key]
-            elif isinstance(source[key], dict) and (picked := pick_by_walking(source[key], subtree)):
-                out[key] = picked
-    return out
-
-
-path_parts = st.sampled_from(["a", "b", "c", "$d", "e-f", "g@h", "'", '"', "\\"])
-paths = st.lists(path_parts, min_size=1, max_size=25).map(".".join)
-nested = st.recursive(
-    st.none() | st.integers() | st.text(max_size=3) | st.lists(st.integers(), max_size=2),
-    lambda children: st.dictionaries(path_parts, children, max_size=4),
-    max_leaves=30,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(paths, max_size=6), st.dictionaries(path_parts, nested, max_size=4))
-def test_the_written_out_picker_picks_what_walking_the_paths_picks(paths, source):
-    tree = _path_tree(paths)
-
-    assert _picker(tree)(source) == pick_by_walking(source, tree)
 
 
 def test_partition_key_is_the_primary_identity_exported_value(example_config):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
@@ -128,8 +127,8 @@ def test_retries_stop_at_the_deadline_and_report_every_unwritten_record():
 
 def test_answer_with_the_wrong_number_of_entries_is_not_trusted():
     class ShortAnswer(FakeKinesis):
-        def put_records(self, stream_name: str, records: Sequence[Record]) -> dict[str, Any]:
-            answer = super().put_records(stream_name, records)
+        def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
+            answer = super().put_records(StreamName=StreamName, Records=Records)
             if len(self.calls) == 1:
                 answer["Records"] = answer["Records"][:1]
             return answer
@@ -161,9 +160,9 @@ class StalledKinesis(FakeKinesis):
         super().__init__()
         self.release = threading.Event()
 
-    def put_records(self, stream_name: str, records: Sequence[Record]) -> dict[str, Any]:
+    def put_records(self, *, StreamName: str, Records: list[dict[str, Any]]) -> dict[str, Any]:
         self.release.wait(timeout=10)
-        return super().put_records(stream_name, records)
+        return super().put_records(StreamName=StreamName, Records=Records)
 
 
 def test_calls_with_no_answer_by_the_deadline_are_abandoned_and_their_records_failed():
