@@ -10,9 +10,7 @@ on its own, so that one bad element rejects only itself.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, NotRequired, TypeVar
 
 from pydantic import Field, TypeAdapter, ValidationError
@@ -21,9 +19,7 @@ from typing_extensions import TypedDict
 
 T = TypeVar("T")
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-_RFC3339 = re.compile(RFC3339)
-_CANONICAL_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
-_TIME_REASON = "must be an RFC 3339 date-time with an offset, such as 2020-05-25T21:24:39Z"
+TIME_REASON = "must be an RFC 3339 date-time with an offset, such as 2020-05-25T21:24:39Z"
 
 
 class InvalidInput(ValueError):
@@ -71,35 +67,6 @@ _ARRAY = TypeAdapter(list[Any])
 _JSON_WHITESPACE = " \t\n\r"
 
 
-def utc_timestamp(value: str) -> str:
-    """An RFC 3339 time, normalised to UTC with second precision: 2020-05-25T21:24:39Z.
-
-    Raises InvalidInput with a reason that names neither the field (the caller knows where the
-    time was) nor the value.
-    """
-    if not isinstance(value, str):
-        raise InvalidInput("INVALID_EVENT", _TIME_REASON)
-    try:
-        if len(value) == 20 and _CANONICAL_UTC.fullmatch(value):
-            # Already in the record's form (the common case): only check that it is a real time.
-            datetime.fromisoformat(value[:-1])
-            return value
-        if not _RFC3339.match(value):
-            raise InvalidInput("INVALID_EVENT", _TIME_REASON)
-        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-        # isoformat, not strftime: %Y leaves out the zeros of a year before 1000 (1-01-01T...).
-        return parsed.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-    except OverflowError:
-        # 0001-01-01T00:00:00+01:00 is a real time, but its UTC is before year 1 (or, with a negative
-        # offset, after 9999), which no datetime holds.
-        raise InvalidInput("INVALID_EVENT", "out of range once converted to UTC") from None
-    except InvalidInput:
-        raise
-    except ValueError:
-        # A 13th month, a 60th second, an offset of 24 hours: datetime's own message quotes the value.
-        raise InvalidInput("INVALID_EVENT", "not a valid date-time") from None
-
-
 # An array's elements are checked as decoded values, for which pydantic words a few errors the Python
 # way ("a valid dictionary"); producers send JSON, so its wording is used whichever way was checked.
 _JSON_WORDING = {"dict_type": "Input should be an object", "list_type": "Input should be a valid array"}
@@ -111,7 +78,7 @@ def _describe(error: ErrorDetails) -> str:
     if kind == "missing":
         reason = "required"
     elif kind == "string_pattern_mismatch":
-        reason = _TIME_REASON
+        reason = TIME_REASON
     else:
         reason = _JSON_WORDING.get(kind, error["msg"])
     return f"{path}: {reason}" if path else reason

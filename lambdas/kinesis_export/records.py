@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_json
 
 from .config import DestinationConfig
-from .events import Identity, InvalidInput, SegmentEvent, utc_timestamp
+from .events import RFC3339, TIME_REASON, Identity, InvalidInput, SegmentEvent
 from .identities import TRANSFORMS
 
 # Kinesis limits: a partition key is at most 256 characters; data plus key at most 1 MiB.
@@ -214,3 +216,31 @@ def _picked(source: dict[str, Any], tree: _Tree) -> dict[str, Any]:
 NO_CONSENT = Skip("no consent to share")
 NO_MAPPED_SEGMENT = Skip("no mapped segment")
 NO_MAPPED_IDENTITY = Skip("no mapped identity")
+
+
+_RFC3339 = re.compile(RFC3339)
+
+
+def utc_timestamp(value: str) -> str:
+    """An RFC 3339 time, normalised to UTC with second precision: 2020-05-25T21:24:39Z.
+
+    Raises InvalidInput with a reason that names neither the field (the caller knows where the
+    time was) nor the value.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput("INVALID_EVENT", TIME_REASON)
+    try:
+        if not _RFC3339.match(value):
+            raise InvalidInput("INVALID_EVENT", TIME_REASON)
+        parsed = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        # isoformat, not strftime: %Y leaves out the zeros of a year before 1000 (1-01-01T...).
+        return parsed.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is a real time, but its UTC is before year 1 (or, with a negative
+        # offset, after 9999), which no datetime holds.
+        raise InvalidInput("INVALID_EVENT", "out of range once converted to UTC") from None
+    except InvalidInput:
+        raise
+    except ValueError:
+        # A 13th month, a 60th second, an offset of 24 hours: datetime's own message quotes the value.
+        raise InvalidInput("INVALID_EVENT", "not a valid date-time") from None

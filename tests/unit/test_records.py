@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from kinesis_export.config import DestinationConfig, parse_config
 from kinesis_export.events import InvalidInput, parse_event
-from kinesis_export.records import Record, RecordPlan, Skip
+from kinesis_export.records import Record, RecordPlan, Skip, utc_timestamp
 from tests.support import HIGH_PROPENSITY, ROOT, WHITE_PAPER, body, profile_event, strict_json
 
 
@@ -290,3 +290,47 @@ def test_a_decoded_event_the_encoder_cannot_write_is_rejected_with_a_reason(exam
         "INVALID_EVENT",
         "cannot be encoded as JSON: nested too deeply, or text with a lone surrogate",
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("2020-05-25T21:24:39Z", "2020-05-25T21:24:39Z"),
+        ("2020-05-25t21:24:39z", "2020-05-25T21:24:39Z"),
+        ("2020-05-25T23:24:39.999+02:00", "2020-05-25T21:24:39Z"),
+        ("2020-05-25T16:24:39-05:00", "2020-05-25T21:24:39Z"),
+        ("2020-05-25 21:24:39.123456789Z", "2020-05-25T21:24:39Z"),
+    ],
+)
+def test_qualification_time_is_normalised_to_utc_seconds(given, expected):
+    assert utc_timestamp(given) == expected
+
+
+@pytest.mark.parametrize(
+    "given", ["0001-01-01T00:00:00+01:00", "0001-01-01t00:59:59.999+01:00", "9999-12-31T23:30:00-01:00"]
+)
+def test_qualification_time_out_of_range_once_in_utc_is_refused_with_a_reason(given):
+    with pytest.raises(InvalidInput) as raised:
+        utc_timestamp(given)
+
+    assert (raised.value.code, raised.value.reason) == ("INVALID_EVENT", "out of range once converted to UTC")
+
+
+@pytest.mark.parametrize("given", ["2020-12-31T23:59:60Z", "2020-05-25T21:24:39+24:00", "0000-01-01T00:00:00Z"])
+def test_qualification_time_that_is_no_real_time_is_refused_without_quoting_it(given):
+    # datetime's own message would quote the value ("Invalid isoformat string: ...")
+    with pytest.raises(InvalidInput) as raised:
+        utc_timestamp(given)
+
+    assert raised.value.reason == "not a valid date-time"
+
+
+def test_qualification_time_at_the_edges_of_the_calendar_in_utc_is_kept():
+    assert utc_timestamp("0001-01-01T00:00:00-01:00") == "0001-01-01T01:00:00Z"
+    assert utc_timestamp("9999-12-31T23:59:59.999999999Z") == "9999-12-31T23:59:59Z"
+
+
+@pytest.mark.parametrize("given", ["2020-05-25T21:24:39", "2020-05-25", "20200525T212439Z", "1590441879", ""])
+def test_qualification_time_without_offset_or_in_other_formats_is_refused(given):
+    with pytest.raises(ValueError, match="RFC 3339"):
+        utc_timestamp(given)
