@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "lambdas"), str(ROOT / "cli"), str(ROOT)]
 
 from bench import prices  # noqa: E402
+from kinesis_export import wiring  # noqa: E402
 from kinesis_export.config import load_config  # noqa: E402
 from kinesis_export.deadline import Deadline  # noqa: E402
 from kinesis_export.events import parse_event  # noqa: E402
@@ -140,14 +141,15 @@ def lambda_event(bodies: list[str]) -> dict[str, Any]:
     return sqs_lambda_event(messages, f"arn:aws:sqs:{REGION}:123456789012:ingest", REGION)
 
 
-def start_handler(env: dict[str, str]) -> Any:
-    """Import the handler as Lambda's cold start would, in `env`, with its output silenced."""
+def start_handler(env: dict[str, str]) -> tuple[Any, Any]:
+    """What the handler's start-up builds in `env` (wiring.exporter), and its entry point, with output silenced."""
     saved = dict(os.environ)
     os.environ.update(env)
-    sys.modules.pop(HANDLER, None)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            return importlib.import_module(HANDLER)
+            export = importlib.import_module(HANDLER)
+            exporter = wiring.exporter(os.environ)
+            return exporter, export.handler_for(exporter)
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -244,10 +246,10 @@ def cold_start(env: dict[str, str], runs: int) -> tuple[float, float]:
 
 def memory_probe(bodies_file: str) -> None:
     """Child process: one 10,000-message batch through the handler; prints peak RSS in bytes."""
-    module = start_handler({})
+    _, handler = start_handler({})
     event = lambda_event(json.loads(Path(bodies_file).read_text()))
     with contextlib.redirect_stdout(io.StringIO()):
-        answer = module.handler(event, LambdaContext(timeout_seconds=900))
+        answer = handler(event, LambdaContext(timeout_seconds=900))
     assert answer == {"batchItemFailures": []}, answer
     print(peak_rss_bytes())
 
@@ -286,11 +288,11 @@ def measure(repeats: int) -> dict[str, Any]:
         env["REJECTS_QUEUE_URL"] = sqs.create_queue(QueueName="rejects")["QueueUrl"]
 
         # CPU per event: the handler against the bare SDK sending the same records.
-        module = start_handler(env)
-        built = [module.plan.build(parse_event(body)) for body in bodies]
+        exporter, handler = start_handler(env)
+        built = [exporter.plan.build(parse_event(body)) for body in bodies]
         records = [(r.partition_key, r.data) for r in built if isinstance(r, Record)]
         exported = len(records)
-        calls = count_calls(module.writer._client)
+        calls = count_calls(exporter.writer._client)
         event = lambda_event(bodies)
         arrays = [
             "[" + ",".join(bodies[start : start + EVENTS_PER_ARRAY]) + "]"
@@ -303,19 +305,19 @@ def measure(repeats: int) -> dict[str, Any]:
         handler_cpu, floor_cpu, array_cpu, naive_cpu = [], [], [], []
         naive_records = 0
         with contextlib.redirect_stdout(io.StringIO()):
-            module.handler(lambda_event(bodies[:10]), context)  # warm: first-call work of a warm container
+            handler(lambda_event(bodies[:10]), context)  # warm: first-call work of a warm container
             floor_calls(floor_client, stream, records[:10])
             naive_peer(naive_client, stream, bodies[:10], segment_ids)
             for run in range(repeats):
                 step(f"measuring CPU per event: exporter, naive peer, bare SDK, arrays (run {run + 1} of {repeats})")
                 fresh_stream(kinesis, stream)
                 before = calls()
-                handler_cpu.append(cpu(lambda: module.handler(event, context)))
+                handler_cpu.append(cpu(lambda: handler(event, context)))
                 figures["put_records_calls"] = calls() - before
                 fresh_stream(kinesis, stream)
                 floor_cpu.append(cpu(lambda: floor_calls(floor_client, stream, records)))
                 fresh_stream(kinesis, stream)
-                array_cpu.append(cpu(lambda: module.handler(array_event, context)))
+                array_cpu.append(cpu(lambda: handler(array_event, context)))
                 fresh_stream(kinesis, stream)
                 start = time.process_time()
                 naive_records = naive_peer(naive_client, stream, bodies, segment_ids)
@@ -333,7 +335,7 @@ def measure(repeats: int) -> dict[str, Any]:
         step(f"measuring wall time with {LATENCY * 1000:.0f} ms latency: concurrent and sequential ({repeats} runs)")
         proxy = FaultProxy(endpoint, latency=LATENCY).start()
         try:
-            latent = start_handler({**env, "AWS_ENDPOINT_URL_KINESIS": proxy.url})
+            latent, _ = start_handler({**env, "AWS_ENDPOINT_URL_KINESIS": proxy.url})
             prepared = [r for r in built if isinstance(r, Record)]
             deadline = Deadline.after(900)
             sequential_writer = KinesisWriter(latent.writer._client, stream, concurrency=1)
@@ -370,9 +372,9 @@ def measure(repeats: int) -> dict[str, Any]:
         step("measuring wall time of a batch, for the cost")
         fresh_stream(kinesis, stream)
         with contextlib.redirect_stdout(io.StringIO()):
-            figures["handler_wall_s"] = wall(lambda: module.handler(event, context))
+            figures["handler_wall_s"] = wall(lambda: handler(event, context))
             fresh_stream(kinesis, stream)
-            figures["array_wall_s"] = wall(lambda: module.handler(array_event, context))
+            figures["array_wall_s"] = wall(lambda: handler(array_event, context))
     figures["record_bytes_avg"] = sum(len(d) for _, d in records) / len(records)
     figures["message_bytes_avg"] = sum(map(len, bodies)) / len(bodies)
     figures["array_message_bytes_avg"] = sum(map(len, arrays)) / len(arrays)
