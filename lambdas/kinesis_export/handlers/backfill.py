@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kinesis_export import metrics as names
-from kinesis_export import runtime, wiring
+from kinesis_export import wiring
 from kinesis_export.backfill import export_items
 from kinesis_export.deadline import Deadline
 
@@ -28,8 +28,7 @@ def handler_for(worker: wiring.Worker) -> Handler:
     @worker.metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         deadline = Deadline.of_invocation(context, worker.settings.deadline_margin_ms)
-        with runtime.collector_paused():
-            result = export_items(event["Items"], worker.plan, worker.writer, deadline)
+        result = export_items(event["Items"], worker.plan, worker.writer, deadline)
         worker.metrics.add_metric(name=names.BACKFILL_EXPORTED, unit=MetricUnit.Count, value=result["exported"])
         worker.metrics.add_metric(name=names.BACKFILL_REJECTED, unit=MetricUnit.Count, value=len(result["rejected"]))
         worker.logger.info(
@@ -42,4 +41,3 @@ def handler_for(worker: wiring.Worker) -> Handler:
 
 # Built at import, once per container: an invalid config fails the start-up.
 handler = handler_for(wiring.worker(os.environ))
-runtime.started()

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kinesis_export import metrics as names
-from kinesis_export import runtime, wiring
+from kinesis_export import wiring
 from kinesis_export.deadline import Deadline
 from kinesis_export.pipeline import ORIGIN_INDEXES_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE, BatchReport, export_batch
 from kinesis_export.rejects import Rejection
@@ -27,17 +27,16 @@ def handler_for(exporter: wiring.Exporter) -> Handler:
         """Answers with an SQS partial batch response: only unfinished messages come back."""
         messages = [(record["messageId"], record["body"]) for record in event["Records"]]
         deadline = Deadline.of_invocation(context, exporter.settings.deadline_margin_ms)
-        with runtime.collector_paused():
-            report = export_batch(
-                messages,
-                exporter.plan,
-                exporter.writer,
-                exporter.rejects,
-                deadline,
-                exporter.ledger,
-                exporter.ingest,
-                _origins(event["Records"]),
-            )
+        report = export_batch(
+            messages,
+            exporter.plan,
+            exporter.writer,
+            exporter.rejects,
+            deadline,
+            exporter.ledger,
+            exporter.ingest,
+            _origins(event["Records"]),
+        )
         _tell(exporter, report)
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
 
@@ -114,4 +113,3 @@ def _text(attributes: dict[str, Any], name: str) -> str | None:
 
 # Built at import, once per container: an invalid config fails the start-up, before any message is taken.
 handler = handler_for(wiring.exporter(os.environ))
-runtime.started()
