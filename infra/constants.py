@@ -22,7 +22,8 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 POWERTOOLS_LAYER_NAME = f"AWSLambdaPowertoolsPythonV3-{RUNTIME.name.replace('.', '')}-{ARCHITECTURE.name}"
 POWERTOOLS_LAYER_VERSION = 38
 
-# The function's package: our code from lambdas/, with the destination config beside it.
+# The functions' package: lambdas/kinesis_export (operator tooling lives in cli/, outside it), with the
+# destination config beside it.
 CODE_ROOT = ROOT / "lambdas"
 CODE_PACKAGE = "kinesis_export"
 HANDLER = "kinesis_export.handlers.export.handler"
@@ -43,8 +44,9 @@ PARKED_MESSAGE_RETENTION = Duration.days(14)
 # roughly the second retry of a message with the default one-minute timeout.
 INGEST_AGE_ALARM_THRESHOLD = Duration.minutes(15)
 
-# The connection check runs once per deployment: ListStreams (paged), perhaps an AssumeRole or a
-# secret read first. A minute covers a slow page or two; the deployment waits for it.
+# The connection check runs once per deployment: up to three attempts 10 s apart (a role made in the
+# same deployment takes seconds to work), each ListStreams (paged), perhaps after an AssumeRole or a
+# secret read. A minute covers them and a slow page or two; the deployment waits for it.
 CHECK_MEMORY_MB = 256
 CHECK_TIMEOUT = Duration.minutes(1)
 
