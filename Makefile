@@ -88,7 +88,7 @@ deploy: $(STAMP) $(NODE_STAMP)
 sam-invoke: synth
 	sam local invoke -t cdk.out/$(STACK).template.json ExportFunction -e $(EVENT) --env-vars events/env.json $(SAM_ARGS)
 
-## bench: the exporter against the bare SDK, in one run (figures, not a test; results in bench/results/)
+## bench: the exporter against a naive peer and the bare SDK, in one run (figures, not a test; results in bench/results/)
 bench: $(STAMP)
 	$(PY) bench/run.py
 

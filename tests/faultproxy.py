@@ -55,7 +55,11 @@ class DropAfterWrite:
 
 @dataclass(frozen=True)
 class GarbledAnswer:
-    """The records are written, then a 200 arrives whose body is cut short."""
+    """The records are written, then an answer arrives with this status and body (by default a 200 whose
+    body is cut short)."""
+
+    body: bytes | None = None
+    status: int = 200
 
 
 @dataclass(frozen=True)
@@ -125,8 +129,8 @@ class FaultProxy:
                     self._answer(status, answer, drip=fault.interval)
                     return
                 if isinstance(fault, GarbledAnswer):
-                    status, answer = self._forward(body)
-                    self._answer(status, answer[: len(answer) // 2])
+                    _, answer = self._forward(body)
+                    self._answer(fault.status, answer[: len(answer) // 2] if fault.body is None else fault.body)
                     return
                 if isinstance(fault, CallFault):
                     self._answer(fault.status, json.dumps({"__type": fault.code, "message": "injected"}).encode())

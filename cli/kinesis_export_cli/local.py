@@ -21,10 +21,17 @@ from typing import Any
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
+class MotoMissing(RuntimeError):
+    """The local runs need moto's server, an optional dependency (the `demo` extra)."""
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Start moto's server on a free loopback port; yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise MotoMissing("moto's server is not installed: pip install 'kinesis-segment-export[demo]'") from None
 
     _serialize_kinesis_writes()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request

@@ -88,6 +88,9 @@ def backfill(
     )
 
     config = load_config(config_path)
+    bucket, _, key = source.removeprefix("s3://").partition("/")
+    if source.startswith("s3://") and not (bucket and key and not key.endswith("/")):
+        raise CommandFailed(f"{source}: an S3 source is one object, s3://<bucket>/<key>", 2)
     region = config.stream.region or aws_region()
     if not region:
         raise CommandFailed(f"{NO_REGION}, or stream.region in the config")
@@ -352,5 +355,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         return check(args.config, args.probe, args.json)
     from kinesis_export_cli.demo import demo
+    from kinesis_export_cli.local import MotoMissing
 
-    return demo(args.config, args.events, args.verbose)
+    try:
+        return demo(args.config, args.events, args.verbose)
+    except MotoMissing as error:
+        raise CommandFailed(str(error), 2) from None

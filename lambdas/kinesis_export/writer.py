@@ -16,10 +16,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import (
+    ClientError,
+    CredentialRetrievalError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from .batching import batches
+from .credentials import SecretError
 from .deadline import NOT_STARTED, Calls, Deadline, Late
 from .records import Record
 
@@ -31,6 +38,10 @@ MAX_BYTES_PER_CALL = 5 * 1024 * 1024
 RETRYABLE_ENTRY_ERRORS = frozenset(
     {"ProvisionedThroughputExceededException", "InternalFailure", "KMSThrottlingException"}
 )
+# Raised before anything is sent: the credentials cannot be had. Any other exception of a call is
+# taken as an answer that could not be read, and retried.
+NOT_SENT = (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError, SecretError)
+
 # Whole-call errors worth another try (besides any 5xx and connection errors).
 RETRYABLE_CALL_ERRORS = frozenset(
     {
@@ -192,7 +203,7 @@ class KinesisWriter:
     def _put(self, records: Sequence[Record], chunk: list[int]) -> dict[int, _Unwritten]:
         """One PutRecords call, and its records not on the stream after it.
 
-        Every entry's ErrorCode is checked, never only FailedRecordCount.
+        Every entry is checked (an error code, else a sequence number), never only FailedRecordCount.
         """
         try:
             response = self._client.put_records(
@@ -207,20 +218,30 @@ class KinesisWriter:
             return dict.fromkeys(chunk, outcome)
         except (BotocoreConnectionError, HTTPClientError) as error:
             return dict.fromkeys(chunk, _Retry(f"connection error: {error}"))
-        except Exception as error:  # no credentials, a secret of the wrong shape, ...: not worth a retry
+        except NOT_SENT as error:  # no credentials, a secret of the wrong shape: another try would not help
             return dict.fromkeys(chunk, _Fail(f"{type(error).__name__}: {error}"))
+        except Exception as error:
+            # Anything else came with or after the answer (one botocore could not read: not UTF-8, not an
+            # object): whether the records were written is unknown, so they are sent again.
+            return dict.fromkeys(chunk, _Retry(f"PutRecords answer unreadable ({type(error).__name__})"))
 
-        answered = response.get("Records", [])
-        if len(answered) != len(chunk):
-            # Never infer success: an answer that does not match the request is retried whole. This is
-            # also how a 200 whose body is garbled or cut short arrives: botocore parses it to no Records.
-            return dict.fromkeys(chunk, _Retry(f"PutRecords answered {len(answered)} entries for {len(chunk)}"))
-        failed = [position for position, entry in enumerate(answered) if entry.get("ErrorCode")]
+        # Never infer success: an answer that does not match the request is retried whole. This is also
+        # how a 200 whose body is garbled or cut short arrives: botocore parses it to no Records.
+        answered = response.get("Records") if isinstance(response, dict) else None
+        if not isinstance(answered, list) or len(answered) != len(chunk):
+            count = len(answered) if isinstance(answered, list) else 0
+            return dict.fromkeys(chunk, _Retry(f"PutRecords answered {count} entries for {len(chunk)}"))
         unwritten: dict[int, _Unwritten] = {}
-        for position in failed:
-            code = answered[position]["ErrorCode"]
-            reason = f"{code}: {_masked(answered[position].get('ErrorMessage', ''))}"
-            unwritten[chunk[position]] = _Retry(reason) if code in RETRYABLE_ENTRY_ERRORS else _Fail(reason)
+        for position, entry in enumerate(answered):
+            if not isinstance(entry, dict):
+                unwritten[chunk[position]] = _Retry("PutRecords answered an entry that is not an object")
+            elif entry.get("ErrorCode"):
+                error_code = str(entry["ErrorCode"])
+                reason = f"{error_code}: {_masked(str(entry.get('ErrorMessage', '')))}"
+                unwritten[chunk[position]] = _Retry(reason) if error_code in RETRYABLE_ENTRY_ERRORS else _Fail(reason)
+            elif not entry.get("SequenceNumber"):
+                # On the stream only when Kinesis says where: an entry with neither that nor an error is sent again.
+                unwritten[chunk[position]] = _Retry("PutRecords answered an entry with no sequence number")
         return unwritten
 
 

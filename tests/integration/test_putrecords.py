@@ -172,6 +172,34 @@ def test_an_answer_cut_short_is_retried_never_counted_as_written(
     assert set(result.failed) == {0} and "PutRecords answered 0 entries for 1" in result.failed[0]
 
 
+@pytest.mark.parametrize(
+    "garbled",
+    [
+        GarbledAnswer(b'{"FailedRecordCount":0,"Rec\xff\xfe'),
+        GarbledAnswer(b"\x1f\x8b\x08\x00garbage"),
+        GarbledAnswer(b"\xff service unavailable", status=503),
+        GarbledAnswer(b"null"),
+        GarbledAnswer(b"[]"),
+        GarbledAnswer(b'{"FailedRecordCount":0,"Records":[{}]}'),
+        GarbledAnswer(b'{"FailedRecordCount":0,"Records":[null]}'),
+    ],
+    ids=["not-utf-8", "gzip-bytes", "503-not-utf-8", "null", "array", "entry-without-sequence-number", "null-entry"],
+)
+def test_an_answer_that_does_not_say_where_each_record_is_is_retried_never_counted_as_written(
+    writer_to: Any, moto_endpoint: str, stream: str, garbled: GarbledAnswer
+) -> None:
+    # given a proxy whose first answer botocore cannot read, or that names no sequence number for the record
+    # (found by an adversarial review: the first three failed the record for good, the sixth counted it written)
+    proxy = FaultProxy(moto_endpoint, fault=lambda call, entries: garbled if call == 1 else None).start()
+    try:
+        result = write(writer_to(proxy.url, stream), ONE_RECORD, seconds=5.0)
+    finally:
+        proxy.stop()
+
+    # then the writer sent it again, and counts it written only once Kinesis said where
+    assert (proxy.put_records_calls, result.retried, result.failed) == (2, 1, {})
+
+
 def test_an_answer_shorter_than_its_content_length_is_retried(writer_to: Any, stream: str) -> None:
     # given a server that answers 200 with half the body its Content-Length announces, then hangs up
     answer = b'{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"}]}'

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import threading
+import time
 
 import pytest
 
@@ -16,7 +18,7 @@ check = handler_module("check")
 SETTINGS, CONFIG = wiring.load({"DESTINATION_CONFIG_FILE": str(EXAMPLE_CONFIG), "AWS_REGION": "us-east-1"})
 
 
-def reports(*results: CheckReport) -> tuple[list[int], check.Handler]:
+def reports(*results: CheckReport, pause_seconds: float = 0) -> tuple[list[int], check.Handler]:
     """The check's entry point with a check that answers `results` in turn (the last one again), and its calls."""
     calls = []
 
@@ -24,7 +26,7 @@ def reports(*results: CheckReport) -> tuple[list[int], check.Handler]:
         calls.append(1)
         return results[min(len(calls), len(results)) - 1]
 
-    return calls, check.handler_for(SETTINGS, CONFIG, fake, pause_seconds=0)
+    return calls, check.handler_for(SETTINGS, CONFIG, fake, pause_seconds=pause_seconds)
 
 
 def event(kind: str, sha256: str = CONFIG_SHA256) -> dict:
@@ -60,3 +62,36 @@ def test_rollbacks_and_deletions_are_not_checked():
     assert handler(event("Update", sha256="0" * 64), LambdaContext()) == {"PhysicalResourceId": "id-1"}
     assert handler(event("Delete"), LambdaContext()) == {"PhysicalResourceId": "id-1"}
     assert calls == []
+
+
+def test_a_check_with_no_answer_in_the_functions_time_fails_with_its_reason_before_the_function_times_out():
+    # given a check that hangs (an endpoint that accepts and never answers: its retries took 140 s in a 60 s function)
+    released = threading.Event()
+
+    def hanging(config, region):
+        released.wait(10)
+        return CheckReport(stream_arn="too late")
+
+    handler = check.handler_for(SETTINGS, CONFIG, hanging, pause_seconds=0)
+    started = time.monotonic()
+
+    # when the function, with 0.5 s left after its margin, takes a Create
+    with pytest.raises(check.ConnectionCheckFailed) as raised:
+        handler(event("Create"), LambdaContext(timeout_seconds=SETTINGS.deadline_margin_ms / 1000 + 0.5))
+    released.set()
+
+    # then the deployment fails with the check's own reason, within the function's time
+    assert str(raised.value) == check.NO_ANSWER
+    assert time.monotonic() - started < 2
+
+
+def test_no_second_attempt_starts_when_its_pause_would_outlast_the_functions_time():
+    # given a check that fails, and a pause of 5 s between attempts
+    calls, handler = reports(CheckReport(problems=["permission: denied"]), pause_seconds=5)
+
+    # when the function has 3 s left after its margin
+    with pytest.raises(check.ConnectionCheckFailed, match="permission: denied"):
+        handler(event("Create"), LambdaContext(timeout_seconds=SETTINGS.deadline_margin_ms / 1000 + 3))
+
+    # then it fails with the first attempt's reason instead of pausing past its time
+    assert len(calls) == 1

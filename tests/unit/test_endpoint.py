@@ -29,15 +29,10 @@ ENDPOINT_VARIABLES = (
 
 
 @pytest.fixture(autouse=True)
-def offline_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """Fake credentials, no instance metadata, no config files: botocore has nothing to look up."""
+def no_endpoint_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing chosen for botocore (unit tests run with fake credentials and no config files: conftest)."""
     for name in ENDPOINT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
 
 
 class _Body:

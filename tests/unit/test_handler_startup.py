@@ -50,3 +50,29 @@ def test_each_handler_module_builds_its_function_at_import_so_an_invalid_config_
     assert started.returncode == 1
     assert "ConfigError" in started.stderr
     assert "name: must be 1-40 lowercase letters, digits or hyphens" in started.stderr
+
+
+def idempotent_config(tmp_path) -> str:
+    config = json.loads(EXAMPLE_CONFIG.read_text())
+    config["idempotency"] = {"ttlSeconds": 3600}
+    path = tmp_path / "destination.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+def test_an_exporter_with_idempotency_and_no_table_refuses_to_start(tmp_path):
+    with pytest.raises(ConfigError) as raised:
+        wiring.exporter({"DESTINATION_CONFIG_FILE": idempotent_config(tmp_path), "AWS_REGION": "us-east-1"})
+
+    assert raised.value.problems == ["IDEMPOTENCY_TABLE_NAME: required when the config sets idempotency"]
+
+
+def test_an_exporter_with_idempotency_keeps_its_ledger_on_the_named_table_and_the_backfill_worker_needs_none(tmp_path):
+    environ = {"DESTINATION_CONFIG_FILE": idempotent_config(tmp_path), "AWS_REGION": "us-east-1"}
+
+    exporter = wiring.exporter(environ | {"IDEMPOTENCY_TABLE_NAME": "events-written"})
+    worker = wiring.worker(environ)
+
+    assert exporter.ledger is not None
+    assert exporter.ledger._persistence.table_name == "events-written"
+    assert not hasattr(worker, "ledger")

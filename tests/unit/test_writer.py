@@ -6,8 +6,10 @@ import threading
 from collections import Counter
 from typing import Any
 
-from botocore.exceptions import EndpointConnectionError
+import pytest
+from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 
+from kinesis_export.credentials import SecretError
 from kinesis_export.deadline import Deadline
 from kinesis_export.records import Record
 from kinesis_export.writer import KinesisWriter
@@ -215,10 +217,26 @@ def test_what_aws_quotes_of_the_request_is_left_out_of_reasons():
 
 
 def test_an_unexpected_error_of_the_client_fails_its_records_instead_of_the_batch():
+    # given a client that raises what nobody foresaw: taken as an answer it could not read, so retried
     def fault(call: int, entries: Any) -> Exception:
-        return RuntimeError("the credentials provider failed")
+        return RuntimeError("the answer could not be read")
 
     result = write(records("a", "b"), FakeKinesis(fault))
 
     assert set(result.failed) == {0, 1}
-    assert result.failed[0].startswith("RuntimeError")
+    assert "PutRecords answer unreadable (RuntimeError)" in result.failed[0]
+    assert result.retried >= 2
+
+
+@pytest.mark.parametrize(
+    "error",
+    [NoCredentialsError(), SecretError("secret arn:aws:secretsmanager:us-east-1:1:secret:s must be JSON")],
+    ids=["no-credentials", "secret-of-the-wrong-shape"],
+)
+def test_credentials_that_cannot_be_had_fail_the_records_without_a_retry(error):
+    kinesis = FakeKinesis(lambda call, entries: error)
+
+    result = write(records("a", "b"), kinesis)
+
+    assert set(result.failed) == {0, 1} and result.retried == 0 and len(kinesis.calls) == 1
+    assert result.failed[0].startswith(type(error).__name__)

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from kinesis_export import wiring
 from kinesis_export.config import DestinationConfig, Settings
 from kinesis_export.connection import CheckReport, check_connection
+from kinesis_export.deadline import Calls, Deadline, Late
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
@@ -27,6 +28,7 @@ class ConnectionCheckFailed(RuntimeError):
     """Raised to fail the deployment; the Provider framework reports the message to CloudFormation."""
 
 
+NO_ANSWER = "no answer from AWS within the check function's time: check the network, a proxy or an endpoint setting"
 # A role or policy created in the same deployment can take a few seconds to take effect.
 ATTEMPTS = 3
 PAUSE_SECONDS = 10.0
@@ -40,6 +42,10 @@ def handler_for(
 ) -> Handler:
     """The custom resource's entry point for this destination; `check` stands in for the real one in tests."""
     logger = Logger(service=config.name)
+    # The check's own calls retry and page, with no bound on the whole: it runs on a thread of its own and is
+    # abandoned when the invocation's time is up, so that the deployment fails with the check's reason,
+    # not with a Lambda timeout.
+    calls = Calls(1, "check")
     config_sha256 = hashlib.sha256(Path(settings.destination_config_file).read_bytes()).hexdigest()
 
     @logger.inject_lambda_context(clear_state=True)
@@ -52,9 +58,14 @@ def handler_for(
             # the new one again would only fail the rollback too.
             logger.info("rollback to an earlier config: not checked")
             return {"PhysicalResourceId": physical_id}
+        deadline = Deadline.of_invocation(context, settings.deadline_margin_ms)
         for attempt in range(1, ATTEMPTS + 1):
-            report = check(config, settings.region)
-            if report.ok or attempt == ATTEMPTS:
+            [answer] = calls.run(lambda _: check(config, settings.region), [attempt], deadline)
+            if isinstance(answer, Late):
+                report = CheckReport(problems=[NO_ANSWER])
+                break
+            report = answer
+            if report.ok or attempt == ATTEMPTS or deadline.remaining() <= pause_seconds:
                 break
             logger.warning(
                 "connection check failed, trying again", extra={"attempt": attempt, "problems": report.problems}
