@@ -24,7 +24,11 @@ from .rejects import RejectsQueue
 from .writer import KinesisWriter
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_sqs import SQSClient
+
+# A Lambda entry point, as each handler module's `handler_for` makes one.
+Handler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 
 
 def load(environ: Mapping[str, str]) -> tuple[Settings, DestinationConfig]:

@@ -18,7 +18,7 @@ check = handler_module("check")
 SETTINGS, CONFIG = wiring.load({"DESTINATION_CONFIG_FILE": str(EXAMPLE_CONFIG), "AWS_REGION": "us-east-1"})
 
 
-def reports(*results: CheckReport, pause_seconds: float = 0) -> tuple[list[int], check.Handler]:
+def reports(*results: CheckReport, pause_seconds: float = 0) -> tuple[list[int], wiring.Handler]:
     """The check's entry point with a check that answers `results` in turn (the last one again), and its calls."""
     calls = []
 

@@ -7,7 +7,6 @@ could not all be written raises, so the map retries it, and reports it failed in
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,10 +17,8 @@ from kinesis_export import wiring
 from kinesis_export.backfill import export_items
 from kinesis_export.deadline import Deadline
 
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
-
-def handler_for(worker: wiring.Worker) -> Handler:
+def handler_for(worker: wiring.Worker) -> wiring.Handler:
     """The Lambda entry point over what `worker` holds, with Powertools' logger context and metrics flush."""
 
     @worker.logger.inject_lambda_context(clear_state=True)

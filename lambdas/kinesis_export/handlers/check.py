@@ -21,8 +21,6 @@ from kinesis_export.config import DestinationConfig, Settings
 from kinesis_export.connection import CheckReport, check_connection
 from kinesis_export.deadline import Calls, Deadline, Late
 
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
-
 
 class ConnectionCheckFailed(RuntimeError):
     """Raised to fail the deployment; the Provider framework reports the message to CloudFormation."""
@@ -39,7 +37,7 @@ def handler_for(
     config: DestinationConfig,
     check: Callable[[DestinationConfig, str | None], CheckReport] = check_connection,
     pause_seconds: float = PAUSE_SECONDS,
-) -> Handler:
+) -> wiring.Handler:
     """The custom resource's entry point for this destination; `check` stands in for the real one in tests."""
     logger = Logger(service=config.name)
     # The check's own calls retry and page, with no bound on the whole: it runs on a thread of its own and is

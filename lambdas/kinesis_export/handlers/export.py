@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -15,10 +14,8 @@ from kinesis_export.deadline import Deadline
 from kinesis_export.pipeline import ORIGIN_INDEXES_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE, BatchReport, export_batch
 from kinesis_export.rejects import Rejection
 
-Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
-
-def handler_for(exporter: wiring.Exporter) -> Handler:
+def handler_for(exporter: wiring.Exporter) -> wiring.Handler:
     """The Lambda entry point over what `exporter` holds, with Powertools' logger context and metrics flush."""
 
     @exporter.logger.inject_lambda_context(correlation_id_path="Records[0].messageId", clear_state=True)
@@ -37,13 +34,13 @@ def handler_for(exporter: wiring.Exporter) -> Handler:
             exporter.ingest,
             _origins(event["Records"]),
         )
-        _tell(exporter, report)
+        _metrics_and_logs(exporter, report)
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
 
     return handler
 
 
-def _tell(exporter: wiring.Exporter, report: BatchReport) -> None:
+def _metrics_and_logs(exporter: wiring.Exporter, report: BatchReport) -> None:
     """The batch's metrics and log lines."""
     metrics, logger = exporter.metrics, exporter.logger
     for name, value in (
