@@ -331,7 +331,6 @@ print(json.dumps({
 def test_put_records_is_an_x_ray_subsegment_under_powertools_tracer(
     moto_endpoint: str, stream: str, tmp_path: Path
 ) -> None:
-    pytest.importorskip("aws_xray_sdk")
     # given the function as Lambda runs it with active tracing: a trace header in its environment
     lambda_environment = {
         "LAMBDA_TASK_ROOT": str(tmp_path),
