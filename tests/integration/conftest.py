@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,17 +16,36 @@ import boto3
 import pytest
 
 from kinesis_export import wiring
-from kinesis_export_cli.local import LOCAL_CREDENTIALS, moto_server
+from kinesis_export_cli.local import LOCAL_CREDENTIALS
 from tests.faultproxy import FaultProxy
-from tests.support import EXAMPLE_CONFIG, handler_module
+from tests.support import EXAMPLE_CONFIG, ROOT, handler_module
 
 REGION = "us-east-1"
 
 
+# moto's server in a process of its own (its Kinesis writes serialized, as `moto_server` does): its work and its
+# heap, every stream of the session, stay out of the process whose timings the tests judge.
+_SERVE = (
+    "import sys; from kinesis_export_cli.local import moto_server\n"
+    "with moto_server() as endpoint:\n    print(endpoint, flush=True)\n    sys.stdin.read()"
+)
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    with moto_server() as endpoint:
-        yield endpoint
+    server = subprocess.Popen(
+        [sys.executable, "-c", _SERVE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), str(ROOT / "cli")])},
+    )
+    assert server.stdout is not None and server.stdin is not None
+    try:
+        yield server.stdout.readline().strip()
+    finally:
+        server.stdin.close()  # the server ends when its input does
+        server.wait(30)
 
 
 @pytest.fixture
