@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+UV := $(VENV)/bin/uv
+# One lock for every platform, for the Python the project supports (pyproject.toml), with hashes.
+LOCK_OPTIONS := --universal --generate-hashes --python-version 3.11 --quiet --upgrade
 # The operators' command line, installed by the setup below (pyproject.toml's [project.scripts]).
 KINESIS_EXPORT := $(VENV)/bin/kinesis-export
 
@@ -11,15 +14,16 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck unit integration bench check backfill clean
+.PHONY: help demo test test-fast lint typecheck unit integration bench check backfill clean lock
 
-# The project itself is installed editable, without dependencies (the requirements files pin them),
-# for the kinesis-export command; the code stays where it is, in lambdas/ and cli/.
-$(STAMP): requirements.txt requirements-dev.txt lambdas/requirements.txt pyproject.toml
+# The environment is installed from the lock files: exact versions, checked against their hashes. uv (itself
+# locked in requirements-bootstrap.lock) installs them: in seconds, where pip took a minute. The project itself
+# is installed editable, without dependencies, for the kinesis-export command; its code stays in lambdas/ and cli/.
+$(STAMP): requirements.lock requirements-bootstrap.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-bootstrap.lock
+	$(UV) pip sync --python $(PY) --require-hashes --quiet requirements.lock
+	$(UV) pip install --python $(PY) --no-deps --quiet -e .
 	touch $@
 
 ## help: list the targets (from their `## target: text` comments); needs nothing installed
@@ -30,9 +34,13 @@ help:
 demo: $(STAMP)
 	$(KINESIS_EXPORT) demo --config destinations/example.json --events events
 
-## test: lint, type-check and run every test
+## test: lint, type-check and run every test, on every core (what CI runs)
 test: lint typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
+
+## test-fast: the same, less the soak tests (marked soak: minutes of faults or 100,000 lines)
+test-fast: lint typecheck
+	$(PY) -m pytest -n auto -m "not soak"
 
 ## lint: ruff's lint and format check
 lint: $(STAMP)
@@ -45,11 +53,16 @@ typecheck: $(STAMP)
 
 ## unit: the unit tests only (no network)
 unit: $(STAMP)
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest -n auto tests/unit
 
 ## integration: the integration tests only (moto's server on loopback)
 integration: $(STAMP)
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest -n auto tests/integration
+
+## lock: pin every dependency again, from the requirements*.txt ranges into the lock files (uv pip compile)
+lock: $(STAMP)
+	$(UV) pip compile requirements-dev.txt $(LOCK_OPTIONS) -o requirements.lock
+	$(UV) pip compile requirements-bootstrap.txt $(LOCK_OPTIONS) -o requirements-bootstrap.lock
 
 ## clean: remove the virtual environment and caches
 clean:

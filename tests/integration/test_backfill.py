@@ -43,6 +43,7 @@ def expected_keys(count: int) -> set[str]:
     return {f"member-{n}" for n in range(1, count + 1) if n not in BAD_LINES}
 
 
+@pytest.mark.soak
 def test_a_hundred_thousand_members_are_exported_and_bad_lines_reported(destination, tmp_path, capsys):
     config, stream = destination
     members = members_file(tmp_path / "members.jsonl.gz", 100_000)

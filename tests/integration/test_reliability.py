@@ -11,6 +11,8 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from kinesis_export_cli.local import LambdaContext, poll_once, read_stream, sqs_lambda_event
 from tests.faultproxy import CallFault, Disconnect, DropAfterWrite, EntryFaults
 from tests.support import body, profile_event
@@ -82,6 +84,7 @@ def invoke_until_drained(pipeline, batch_size: int, timeout_seconds: float = 60.
     raise AssertionError("the queue never drained")
 
 
+@pytest.mark.soak
 def test_under_heavy_faults_nothing_is_lost_dead_lettered_or_reordered(start_pipeline, fault_proxy, monkeypatch):
     # Per PutRecords call: 5% fail whole (throughput exceeded, 500, 503, connection lost), 3% write
     # and then lose the answer (duplicates), and otherwise 30% of the entries fail.
