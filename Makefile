@@ -14,7 +14,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-fast pytest lint typecheck unit integration bench check backfill clean lock
+.PHONY: help demo test test-fast lint typecheck unit integration bench check backfill clean lock
 
 # The environment is installed from the lock files: exact versions, checked against their hashes. uv (itself
 # locked in requirements-bootstrap.lock) installs them: in seconds, where pip took a minute. The project itself
@@ -35,18 +35,12 @@ demo: $(STAMP)
 	$(KINESIS_EXPORT) demo --config destinations/example.json --events events
 
 ## test: lint, type-check and run every test, on every core (what CI runs)
-test: lint
-	@$(MAKE) --no-print-directory -j2 typecheck pytest
+test: lint typecheck
+	$(PY) -m pytest -n auto
 
 ## test-fast: the same, less the soak tests (marked soak: minutes of faults or 100,000 lines)
-test-fast: lint
-	@$(MAKE) --no-print-directory -j2 typecheck pytest PYTEST_ARGS='-m "not soak"'
-
-# mypy runs beside pytest: the tests wait on sockets and deadlines much of the time, and mypy (a minute
-# with a cold cache) fills that time instead of adding its own.
-PYTEST_ARGS ?=
-pytest: $(STAMP)
-	$(PY) -m pytest -n auto $(PYTEST_ARGS)
+test-fast: lint typecheck
+	$(PY) -m pytest -n auto -m "not soak"
 
 ## lint: ruff's lint and format check
 lint: $(STAMP)
