@@ -51,7 +51,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-## unit: the unit tests only (no network)
+## unit: the unit tests only (nothing beyond loopback)
 unit: $(STAMP)
 	$(PY) -m pytest -n auto tests/unit
 
