@@ -22,7 +22,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION = 1
 $(STAMP): requirements.lock requirements-bootstrap.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-bootstrap.lock
-	$(UV) pip sync --python $(PY) --require-hashes --quiet requirements.lock
+	$(UV) pip sync --python $(PY) --require-hashes --compile-bytecode --quiet requirements.lock
 	$(UV) pip install --python $(PY) --no-deps --quiet -e .
 	touch $@
 
