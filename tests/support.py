@@ -127,3 +127,14 @@ def traced_peak(call: Callable[[], T]) -> tuple[T, int]:
     finally:
         tracemalloc.stop()
     return result, peak
+
+
+def emitted_metrics(printed: str) -> dict[str, list[float]]:
+    """Every EMF metric printed (JSON lines with an `_aws` section), by name, with its values."""
+    values: dict[str, list[float]] = {}
+    for line in printed.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            for directive in document["_aws"]["CloudWatchMetrics"]:
+                values.update({metric["Name"]: document[metric["Name"]] for metric in directive["Metrics"]})
+    return values

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from kinesis_export import metrics as names
 from kinesis_export_cli.local import LambdaContext, sqs_lambda_event
-from tests.support import body, profile_event
-
-
-def emitted_metric_names(printed: str) -> set[str]:
-    """The metric names of every EMF line printed (JSON lines with an `_aws` section)."""
-    found: set[str] = set()
-    for line in printed.splitlines():
-        if line.startswith("{") and '"_aws"' in line:
-            for directive in json.loads(line)["_aws"]["CloudWatchMetrics"]:
-                found.update(metric["Name"] for metric in directive["Metrics"])
-    return found
+from tests.support import body, emitted_metrics, profile_event
 
 
 def test_the_handler_emits_the_metrics_the_dashboard_graphs(start_pipeline, capfd):
@@ -35,4 +23,4 @@ def test_the_handler_emits_the_metrics_the_dashboard_graphs(start_pipeline, capf
 
     # then its EMF names are exactly the module's, which the dashboard takes too
     expected = {*names.EVENT_OUTCOMES, *names.WRITING} - {names.EVENTS_DUPLICATE}
-    assert emitted_metric_names(capfd.readouterr().out) == expected
+    assert emitted_metrics(capfd.readouterr().out).keys() == expected

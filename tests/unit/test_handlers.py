@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
 from kinesis_export import metrics as names
 from kinesis_export import wiring
 from kinesis_export_cli.local import LambdaContext, sqs_lambda_event
 from tests.fakes import FakeKinesis, FakeSqs
-from tests.support import EXAMPLE_CONFIG, body, handler_module, profile_event
+from tests.support import EXAMPLE_CONFIG, body, emitted_metrics, handler_module, profile_event
 
 ENVIRONMENT = {"DESTINATION_CONFIG_FILE": str(EXAMPLE_CONFIG), "AWS_REGION": "us-east-1"}
 REJECTS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/rejects"
-
-
-def emitted(printed: str) -> dict[str, list[float]]:
-    """Every EMF metric printed, by name, with its values."""
-    values: dict[str, list[float]] = {}
-    for line in printed.splitlines():
-        if line.startswith("{") and '"_aws"' in line:
-            document = json.loads(line)
-            for directive in document["_aws"]["CloudWatchMetrics"]:
-                values.update({metric["Name"]: document[metric["Name"]] for metric in directive["Metrics"]})
-    return values
 
 
 def test_the_export_handler_writes_valid_events_parks_invalid_ones_and_prints_the_metrics_named_once(capsys):
@@ -46,7 +33,7 @@ def test_the_export_handler_writes_valid_events_parks_invalid_ones_and_prints_th
     assert [key for key, _ in kinesis.stream] == ["p1"]
     assert [entry["MessageAttributes"]["sourceMessageId"]["StringValue"] for entry in sqs.sent] == ["m2"]
     # and the EMF it prints names exactly the metrics of kinesis_export.metrics (no ledger: no duplicates)
-    metrics = emitted(capsys.readouterr().out)
+    metrics = emitted_metrics(capsys.readouterr().out)
     assert metrics.keys() == {*names.EVENT_OUTCOMES, *names.WRITING} - {names.EVENTS_DUPLICATE}
     assert (metrics[names.EVENTS_EXPORTED], metrics[names.EVENTS_REJECTED], metrics[names.EVENTS_FAILED]) == (
         [1],
@@ -68,5 +55,5 @@ def test_the_backfill_worker_writes_its_items_and_prints_the_backfill_metrics(ca
     assert result["exported"] == 2
     assert len(result["rejected"]) == 1
     assert sorted(key for key, _ in kinesis.stream) == ["p1", "p2"]
-    metrics = emitted(capsys.readouterr().out)
+    metrics = emitted_metrics(capsys.readouterr().out)
     assert metrics == {names.BACKFILL_EXPORTED: [2], names.BACKFILL_REJECTED: [1]}
