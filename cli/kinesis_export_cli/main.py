@@ -77,7 +77,7 @@ def backfill(
     from kinesis_export.connection import NO_REGION, describe_failure
     from kinesis_export.credentials import aws_region, kinesis_client, session_for
     from kinesis_export.records import RecordPlan
-    from kinesis_export.wiring import stream_writer
+    from kinesis_export.writer import KinesisWriter
     from kinesis_export_cli.backfill import (
         Backfill,
         CheckpointError,
@@ -118,7 +118,7 @@ def backfill(
     bar = None if quiet else ProgressBar()
     run = Backfill(
         RecordPlan(config),
-        stream_writer(config, region, session=session),
+        KinesisWriter(kinesis, config.stream.name),  # the client that read the capacity: one client, one session
         RateLimit(records, size),
         checkpoint,
         report=bar or (lambda progress, fraction: None),

@@ -105,7 +105,7 @@ def _observability(settings: Settings, config: DestinationConfig) -> tuple[Logge
 def stream_writer(
     config: DestinationConfig, region: str | None, concurrency: int = 4, session: boto3.Session | None = None
 ) -> KinesisWriter:
-    """A writer to the destination's stream, with its credentials (the functions' and the backfill command's)."""
+    """A writer to the destination's stream, with its credentials, on a Kinesis client of its own."""
     client = kinesis_client(config, region, connections=max(10, concurrency), session=session)
     return KinesisWriter(client, config.stream.name, concurrency=concurrency)
 
