@@ -15,16 +15,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "lambdas"))
 
 from aws_cdk import App
 
-from infra.app import APP_CONTEXT, DEFAULT_DESTINATIONS, InvalidDestinations, build_app
+from infra.app import APP_CONTEXT, DEFAULT_DESTINATIONS, InvalidDestinations, build_app, cli_environment
 
 
 def main() -> int:
     app = App(context=APP_CONTEXT)
     target = Path(str(app.node.try_get_context("destinations") or DEFAULT_DESTINATIONS))
+    account, region = cli_environment(os.environ)
     try:
-        build_app(
-            app, target, account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
-        )
+        build_app(app, target, account=account, region=region)
     except InvalidDestinations as error:
         print(error, file=sys.stderr)
         return 1

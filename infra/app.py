@@ -3,6 +3,7 @@ access stack for each that assumes a role."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,14 +67,27 @@ def load_destinations(target: Path) -> list[Destination]:
     return destinations
 
 
+def cli_environment(environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The account and region the CLI found (CDK_DEFAULT_ACCOUNT, CDK_DEFAULT_REGION): both, or neither.
+
+    The CLI sets the account only when it found credentials, but a region always: the one configured,
+    else its fallback, us-east-1, and the app cannot tell which. Taking the region without the account
+    would write that fallback into a template meant to take its region from the deployment.
+    """
+    account = environ.get("CDK_DEFAULT_ACCOUNT")
+    if not account:
+        return None, None
+    return account, environ.get("CDK_DEFAULT_REGION")
+
+
 def build_app(app: App, target: Path, *, account: str | None = None, region: str | None = None) -> list[Stack]:
     """Add the stacks of every destination config to `app`, and cdk-nag's checks to its synthesis.
 
-    An export stack deploys to `account` and `region` (the CLI's CDK_DEFAULT_ACCOUNT and
-    CDK_DEFAULT_REGION), except that a stack creating its stream deploys where the stream is to
-    be (stream.region), and an assumeRole destination names its account (the exporter's). An
-    existing stream in another region is written across regions. With neither account nor region
-    a stack is environment-agnostic, which synthesis handles as well.
+    An export stack deploys to `account` and `region` (the CLI's, from `cli_environment`), except
+    that a stack creating its stream deploys where the stream is to be (stream.region), and an
+    assumeRole destination names its account (the exporter's). An existing stream in another
+    region is written across regions. With neither account nor region a stack is
+    environment-agnostic, which synthesis handles as well.
 
     An assumeRole destination also gets its access stack, for the stream's account and region.
     """

@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_sqs as sqs
 
 from infra.app import InvalidDestinations, build_app, load_destinations
+from infra.constants import POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION
 from infra.nag import add_checks
 from tests.infra.conftest import FIXTURES, Assembly, synthesize
-from tests.infra.templates import ACCESS, ASSUME_ROLE, EXAMPLE
+from tests.infra.templates import ACCESS, ACCESS_KEY, ASSUME_ROLE, BACKFILL, EXAMPLE, EXISTING, PROVISIONED, resource
 from tests.support import EXAMPLE_CONFIG, ROOT
 
 INVALID = {"name": "Bad Name", "stream": {"name": "exports"}, "segments": [], "identities": [{"namespace": "ECID"}]}
+# What `npx cdk synth` hands app.py besides cdk.json's context (aws-cdk's contextFromSettings, its
+# defaults). Version reporting adds CDK's metadata resource, and with it a condition on the region.
+CLI_CONTEXT = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": True,
+    "aws:cdk:bundling-stacks": ["**"],
+    "@aws-cdk/core:failSynthOnValidationErrors": False,
+}
+REGION = re.compile(r"\b(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:gov-)?[a-z]+-\d\b")
 
 
 def _write(path: Path, config: dict[str, object]) -> Path:
@@ -108,6 +121,74 @@ def test_stacks_deploy_to_the_default_region_except_where_they_create_their_stre
     }
     # and across accounts neither stack depends on the other: each is deployed with its own credentials
     assert all(not stack.dependencies for stack in stacks)
+
+
+def _synthesize_like_the_cli(target: Path, outdir: Path, environment: dict[str, str]) -> Assembly:
+    """Run app.py as `npx cdk synth -c destinations=<target>` does, in `environment` (CDK_DEFAULT_*)."""
+    context = json.loads((ROOT / "cdk.json").read_text(encoding="utf-8"))["context"] | CLI_CONTEXT
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CDK_")} | environment
+    env |= {"CDK_CONTEXT_JSON": json.dumps(context | {"destinations": str(target)}), "CDK_OUTDIR": str(outdir)}
+
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    templates = {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text(encoding="utf-8"))
+        for path in outdir.glob("*.template.json")
+    }
+    return Assembly(outdir, templates)
+
+
+def _regions(text: str) -> set[str]:
+    return {match.group() for match in REGION.finditer(text)}
+
+
+def _template_regions(template: dict[str, Any]) -> set[str]:
+    """The regions a template names, but for CDK's own CDKMetadataAvailable condition: it lists every
+    region where CDK's metadata resource exists, to compare with the deployment's, and pins none."""
+    conditions = {name: c for name, c in template.get("Conditions", {}).items() if name != "CDKMetadataAvailable"}
+    return _regions(json.dumps(template | {"Conditions": conditions}))
+
+
+def test_without_credentials_templates_name_no_region_their_configs_do_not(tmp_path: Path) -> None:
+    # given the example and every fixture config; some name regions themselves, a stream's or one in an
+    # ARN (two name us-east-1, in a key's and a secret's ARN), which their own stacks may name too
+    configs = tmp_path / "destinations"
+    configs.mkdir()
+    for config in [EXAMPLE_CONFIG, *FIXTURES.glob("*.json")]:
+        (configs / config.name).write_bytes(config.read_bytes())
+    named = {
+        stack: _regions(destination.file.read_text(encoding="utf-8"))
+        for destination in load_destinations(configs)
+        for stack in (destination.stack_name, destination.access_stack_name)
+    }
+
+    # when app.py synthesizes them in the environment the CLI gives without credentials: no account,
+    # and its fallback region
+    assembly = _synthesize_like_the_cli(configs, tmp_path / "out", {"CDK_DEFAULT_REGION": "us-east-1"})
+
+    # then the stacks are environment-agnostic but for the accounts and regions the configs name
+    assert set(assembly.templates) == {EXAMPLE, ACCESS_KEY, ASSUME_ROLE, ACCESS, BACKFILL, EXISTING, PROVISIONED}
+    assert assembly.environment(EXAMPLE) == "aws://unknown-account/unknown-region"
+    # and no template names another region: the layer, the asset bucket and all else take the deployment's
+    unnamed = {name: _template_regions(template) - named[name] for name, template in assembly.templates.items()}
+    assert unnamed == {name: set() for name in assembly.templates}
+
+
+def test_with_credentials_a_stack_deploys_to_the_cli_region(tmp_path: Path) -> None:
+    # given the environment the CLI gives with credentials: their account, and the region configured
+    environment = {"CDK_DEFAULT_ACCOUNT": "111122223333", "CDK_DEFAULT_REGION": "eu-central-1"}
+
+    # when app.py synthesizes the example as `npx cdk synth` does
+    assembly = _synthesize_like_the_cli(EXAMPLE_CONFIG, tmp_path, environment)
+
+    # then the stack is that account's and region's, and so is the layer it uses
+    assert assembly.environment(EXAMPLE) == "aws://111122223333/eu-central-1"
+    assert resource(assembly.templates[EXAMPLE], "Exporter/Function")["Properties"]["Layers"] == [
+        f"arn:aws:lambda:eu-central-1:017000801446:layer:{POWERTOOLS_LAYER_NAME}:{POWERTOOLS_LAYER_VERSION}"
+    ]
 
 
 def test_only_an_assumed_role_gets_an_access_stack(fixtures: Assembly, example: Assembly) -> None:
