@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
@@ -23,11 +22,14 @@ from tests.support import EXAMPLE_CONFIG, ROOT
 
 INVALID = {"name": "Bad Name", "stream": {"name": "exports"}, "segments": [], "identities": [{"namespace": "ECID"}]}
 # What `npx cdk synth` hands app.py besides cdk.json's context (aws-cdk's contextFromSettings, its
-# defaults). Version reporting adds CDK's metadata resource, and with it a condition on the region.
+# defaults and cdk.json's settings). Version reporting, which cdk.json turns off, would add CDK's metadata
+# resource, and with it a condition that lists every region.
 CLI_CONTEXT = {
     "aws:cdk:enable-path-metadata": True,
     "aws:cdk:enable-asset-metadata": True,
-    "aws:cdk:version-reporting": True,
+    "aws:cdk:version-reporting": json.loads((ROOT / "cdk.json").read_text(encoding="utf-8")).get(
+        "versionReporting", True
+    ),
     "aws:cdk:bundling-stacks": ["**"],
     "@aws-cdk/core:failSynthOnValidationErrors": False,
 }
@@ -145,13 +147,6 @@ def _regions(text: str) -> set[str]:
     return {match.group() for match in REGION.finditer(text)}
 
 
-def _template_regions(template: dict[str, Any]) -> set[str]:
-    """The regions a template names, but for CDK's own CDKMetadataAvailable condition: it lists every
-    region where CDK's metadata resource exists, to compare with the deployment's, and pins none."""
-    conditions = {name: c for name, c in template.get("Conditions", {}).items() if name != "CDKMetadataAvailable"}
-    return _regions(json.dumps(template | {"Conditions": conditions}))
-
-
 def test_without_credentials_templates_name_no_region_their_configs_do_not(tmp_path: Path) -> None:
     # given the example and every fixture config; some name regions themselves, a stream's or one in an
     # ARN (two name us-east-1, in a key's and a secret's ARN), which their own stacks may name too
@@ -173,7 +168,7 @@ def test_without_credentials_templates_name_no_region_their_configs_do_not(tmp_p
     assert set(assembly.templates) == {EXAMPLE, ACCESS_KEY, ASSUME_ROLE, ACCESS, BACKFILL, EXISTING, PROVISIONED}
     assert assembly.environment(EXAMPLE) == "aws://unknown-account/unknown-region"
     # and no template names another region: the layer, the asset bucket and all else take the deployment's
-    unnamed = {name: _template_regions(template) - named[name] for name, template in assembly.templates.items()}
+    unnamed = {name: _regions(json.dumps(template)) - named[name] for name, template in assembly.templates.items()}
     assert unnamed == {name: set() for name in assembly.templates}
 
 
