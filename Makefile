@@ -28,7 +28,7 @@ $(STAMP): requirements.lock requirements-bootstrap.lock pyproject.toml
 
 ## help: list the targets (from their `## target: text` comments); needs nothing installed
 help:
-	@awk '/^## [a-z][a-z-]*: / { sub(/^## /, ""); split($$0, part, ": "); sub(/^[^:]*: /, ""); printf "  %-12s %s\n", part[1], $$0 }' $(MAKEFILE_LIST)
+	@awk '/^## [a-z][a-z-]*: / { sub(/^## /, ""); split($$0, part, ": "); sub(/^[^:]*: /, ""); printf "  %-14s %s\n", part[1], $$0 }' $(MAKEFILE_LIST)
 
 ## demo: run the sample events through the exporter against a local Kinesis (moto's server)
 demo: $(STAMP)
@@ -77,7 +77,7 @@ STACK ?= KinesisExport-crm-prospects
 EVENT ?= events/sqs-segment-events.json
 SAM_ARGS ?=
 
-.PHONY: synth diff deploy sam-invoke
+.PHONY: synth diff deploy local-deploy sam-invoke
 
 # The aws-cdk CLI pinned in package-lock.json.
 $(NODE_STAMP): package.json package-lock.json
@@ -96,6 +96,10 @@ diff: $(STAMP) $(NODE_STAMP)
 ## An access stack (assumeRole) in another account is deployed there first: README, "Credentials modes".
 deploy: $(STAMP) $(NODE_STAMP)
 	$(CDK) deploy 'KinesisExport-*'
+
+## local-deploy: deploy every destination with npx cdk onto a local AWS cloud (moto), and run the samples through it
+local-deploy: $(STAMP) $(NODE_STAMP)
+	$(PY) -m kinesis_export_cli.localdeploy $(if $(DESTINATIONS),--destinations $(DESTINATIONS))
 
 ## sam-invoke: run the function on a sample event in SAM's Docker image (STACK=..., EVENT=...)
 sam-invoke: synth

@@ -15,7 +15,7 @@ from kinesis_export.config import load_config
 from kinesis_export_cli.local import LOCAL_CREDENTIALS, moto_server, poll_once, read_stream, receive_all
 
 
-def _sample_bodies(events_dir: Path) -> list[str]:
+def sample_bodies(events_dir: Path) -> list[str]:
     """Message bodies from the sample SQS Lambda events (every *.json holding Records)."""
     bodies: list[str] = []
     for path in sorted(events_dir.glob("*.json")):
@@ -28,7 +28,7 @@ def _sample_bodies(events_dir: Path) -> list[str]:
 def demo(config_path: Path, events_dir: Path, verbose: bool) -> int:
     """Send the sample events through the handler, against moto's server, and show the stream; 1 if any failed."""
     config = load_config(config_path)
-    bodies = _sample_bodies(events_dir)
+    bodies = sample_bodies(events_dir)
     region = config.stream.region or "us-east-1"
     with moto_server() as endpoint:
         print(f"moto's server (Kinesis and SQS APIs) listening on {endpoint}")

@@ -1,0 +1,496 @@
+"""A local AWS cloud that `cdk deploy` can deploy the export stacks onto: moto's server, with five extensions.
+
+moto's CloudFormation creates most of what an export stack holds, and the aws-cdk CLI talks to it as
+to AWS (AWS_ENDPOINT_URL). What it lacks, this module adds, each kept small and each pinned by a test
+(tests/integration/test_localcloud.py) that fails when a moto upgrade breaks it:
+
+1. `AWS::CloudWatch::Alarm`: moto has no CloudFormation model for it and skips the resource, so the
+   dashboard's reference to an alarm fails the deploy. Created here through moto's CloudWatch.
+2. `AWS::SQS::QueuePolicy`: likewise skipped; here it sets each queue's Policy attribute.
+3. Custom resources run in line: moto would invoke the ServiceToken function in Docker and wait for
+   its answer. Here the Provider framework's part is played: its user function (the connection
+   check) runs from its deployed zip, with its deployed environment, in a fresh interpreter
+   (function_host.py), and its failure fails the deploy with its message, as CloudFormation shows it.
+4. Change sets: resources are added in DependsOn order, the outputs are rebuilt once the resources
+   exist (moto leaves them empty), and a failed resource fails the stack instead of the API call.
+5. SQS event source mappings are recorded but not run: moto would invoke the function in Docker on
+   every SendMessage. `kinesis_export_cli.localdeploy` polls the queue as the mapping says instead.
+
+IAM is not enforced, streams get one shard and no encryption, functions run on this machine's Python
+and architecture, and layers are not fetched (the function's dependency set is this environment's).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kinesis_export_cli.local import LOCAL_CREDENTIALS, MotoMissing
+
+# The account moto answers for when credentials name none of its own (moto's default).
+DEFAULT_ACCOUNT = "123456789012"
+FUNCTION_HOST = Path(__file__).with_name("function_host.py")
+# An invocation's logs, kept when the function fails (the tail is printed with the error).
+LOG_TAIL_LINES = 20
+
+
+class FunctionError(RuntimeError):
+    """The deployed function raised: str() is its error message, as Lambda would report it."""
+
+    def __init__(self, error_type: str, message: str, logs: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.logs = logs
+
+
+@dataclass(frozen=True)
+class DeployedFunction:
+    """What Lambda runs: the deployed code, handler, environment and limits of one function."""
+
+    name: str
+    arn: str
+    region: str
+    role: str
+    handler: str
+    environment: Mapping[str, str]
+    timeout_seconds: int
+    memory_mb: int
+    code: bytes
+
+
+def deployed_function(name_or_arn: str, account: str, region: str) -> DeployedFunction:
+    """The function as the local cloud deployed it (moto's Lambda holds the zip CloudFormation gave it)."""
+    from moto.awslambda.utils import get_backend
+
+    function = get_backend(account, region).get_function(name_or_arn)
+    return DeployedFunction(
+        name=function.function_name,
+        arn=function.function_arn,
+        region=region,
+        role=function.role,
+        handler=str(function.handler),
+        environment=dict(function.environment_vars),
+        timeout_seconds=int(function.timeout),
+        memory_mb=int(function.memory_size),
+        code=function.code_bytes,
+    )
+
+
+def function_credentials(endpoint: str, role_arn: str) -> dict[str, str]:
+    """The credentials Lambda would give the function: its execution role's, assumed through the local STS.
+
+    moto answers each request for the account of the credentials it was signed with, so a function
+    deployed in another account reaches that account's queues and streams.
+    """
+    import boto3
+
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName="local-function")["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": assumed["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": assumed["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": assumed["SessionToken"],
+    }
+
+
+def invoke(function: DeployedFunction, event: Any, endpoint: str) -> Any:
+    """Run one invocation of `function` in a fresh interpreter; its answer, or FunctionError.
+
+    The interpreter's path holds the deployed code (extracted, as Lambda extracts it) and the
+    function's dependency set, this environment's site-packages, standing in for the runtime's boto3
+    and the Powertools layer. Its environment is the deployed one, plus what Lambda adds (region,
+    function name, the role's credentials) and the local cloud as every service's endpoint.
+    """
+    environment = {
+        **function.environment,
+        **function_credentials(endpoint, function.role),
+        "AWS_REGION": function.region,
+        "AWS_DEFAULT_REGION": function.region,
+        "AWS_LAMBDA_FUNCTION_NAME": function.name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+        # The deployed environment names AWS's endpoints, if any: the local cloud stands in for them all.
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+    }
+    environment = {name: value for name, value in environment.items() if not name.startswith("AWS_ENDPOINT_URL_")}
+    dependencies = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    with tempfile.TemporaryDirectory(prefix="kinesis-export-function-") as scratch:
+        code_dir = Path(scratch) / "task"
+        with zipfile.ZipFile(io.BytesIO(function.code)) as archive:
+            archive.extractall(code_dir)
+        answer_file = Path(scratch) / "answer.json"
+        invocation = {
+            "event": event,
+            "timeoutSeconds": function.timeout_seconds,
+            "functionName": function.name,
+            "memoryMb": function.memory_mb,
+        }
+        finished = subprocess.run(
+            [sys.executable, "-I", "-S", FUNCTION_HOST, code_dir, function.handler, answer_file, *dependencies],
+            input=json.dumps(invocation),
+            capture_output=True,
+            text=True,
+            env=environment,
+            # Lambda stops a function at its timeout; the interpreter's start-up is on top of it here.
+            timeout=function.timeout_seconds + 30,
+            check=False,
+        )
+        logs = finished.stdout + finished.stderr
+        if not answer_file.exists():
+            raise FunctionError("Runtime.ExitError", f"the function's process exited with {finished.returncode}", logs)
+        answer = json.loads(answer_file.read_text(encoding="utf-8"))
+    if "error" in answer:
+        raise FunctionError(answer["error"]["type"], answer["error"]["message"], logs)
+    return answer["result"]
+
+
+# --- the extensions ------------------------------------------------------------------------------------
+
+_EXTENDED = threading.Lock()
+_extended = False
+# The running local cloud's endpoint, where a custom resource's function sends its calls.
+_endpoint: list[str] = []
+
+
+def extend() -> None:
+    """Add the five extensions to moto, once per process (module docstring)."""
+    global _extended
+    with _EXTENDED:
+        if _extended:
+            return
+        _add_models()
+        _run_custom_resources_in_line()
+        _execute_change_sets_in_order()
+        _record_event_source_mappings_only()
+        _extended = True
+
+
+def _add_models() -> None:
+    from moto.cloudformation import parsing
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.core.common_models import CloudFormationModel
+    from moto.sqs.models import sqs_backends
+
+    class MetricAlarm(CloudFormationModel):
+        """AWS::CloudWatch::Alarm on one metric (the form the export stacks use), through moto's CloudWatch."""
+
+        def __init__(self, alarm: Any) -> None:
+            self.alarm = alarm
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "AlarmName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::CloudWatch::Alarm"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return str(self.alarm.name)
+
+        def get_cfn_attribute(self, attribute_name: str) -> Any:
+            return self.alarm.alarm_arn
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+        ) -> MetricAlarm:
+            properties = cloudformation_json["Properties"]
+            alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+                name=properties.get("AlarmName", resource_name),
+                namespace=properties["Namespace"],
+                metric_name=properties["MetricName"],
+                comparison_operator=properties["ComparisonOperator"],
+                evaluation_periods=int(properties["EvaluationPeriods"]),
+                period=int(properties["Period"]),
+                threshold=float(properties["Threshold"]),
+                statistic=properties.get("Statistic"),
+                description=properties.get("AlarmDescription", ""),
+                dimensions=properties.get("Dimensions", []),
+                alarm_actions=properties.get("AlarmActions", []),
+                ok_actions=properties.get("OKActions", []),
+                insufficient_data_actions=properties.get("InsufficientDataActions", []),
+                datapoints_to_alarm=properties.get("DatapointsToAlarm"),
+                extended_statistic=properties.get("ExtendedStatistic"),
+                treat_missing_data=properties.get("TreatMissingData"),
+                tags=properties.get("Tags", []),
+            )
+            return cls(alarm)
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> None:
+            cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+        def is_created(self) -> bool:
+            return True
+
+    class QueuePolicy(CloudFormationModel):
+        """AWS::SQS::QueuePolicy: the policy document set as each named queue's Policy attribute."""
+
+        def __init__(self, queue_names: list[str]) -> None:
+            self.queue_names = queue_names
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SQS::QueuePolicy"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return False
+
+        @property
+        def physical_resource_id(self) -> str:
+            return ",".join(self.queue_names)
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+        ) -> QueuePolicy:
+            properties = cloudformation_json["Properties"]
+            names = [url.rstrip("/").rsplit("/", 1)[-1] for url in properties["Queues"]]
+            backend = sqs_backends[account_id][region_name]
+            for name in names:
+                backend.set_queue_attributes(name, {"Policy": json.dumps(properties["PolicyDocument"])})
+            return cls(names)
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> None:
+            backend = sqs_backends[account_id][region_name]
+            for url in cloudformation_json["Properties"]["Queues"]:
+                name = url.rstrip("/").rsplit("/", 1)[-1]
+                if name in backend.queues:
+                    backend.set_queue_attributes(name, {"Policy": ""})
+
+        def is_created(self) -> bool:
+            return True
+
+    # moto finds its models among CloudFormationModel's subclasses, once: forget what it found.
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+
+
+class ResourceFailed(Exception):
+    """A resource could not be created: the reason CloudFormation shows on its CREATE_FAILED event."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str) -> None:
+        super().__init__(reason)
+        self.logical_id = logical_id
+        self.resource_type = resource_type
+        self.reason = reason
+
+
+def _run_custom_resources_in_line() -> None:
+    from moto.cloudformation import parsing
+    from moto.cloudformation.custom_model import CustomModel
+    from moto.moto_api._internal import mock_random
+
+    class InlineCustomResource(CustomModel):
+        """A custom resource answered at once: the Provider framework's user function is run in line."""
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> InlineCustomResource:
+            logical_id = kwargs["LogicalId"]
+            properties = cloudformation_json["Properties"]
+            # CDK's Provider framework: the ServiceToken is its own (Node.js) function, which names the
+            # function it relays to in USER_ON_EVENT_FUNCTION_ARN.
+            framework = deployed_function(properties["ServiceToken"], account_id, region_name)
+            user_function_arn = framework.environment.get("USER_ON_EVENT_FUNCTION_ARN")
+            if user_function_arn is None:
+                raise ResourceFailed(
+                    logical_id, kwargs["ResourceType"], "the local cloud runs only CDK Provider framework resources"
+                )
+            function = deployed_function(user_function_arn, account_id, region_name)
+            event = {
+                "RequestType": "Create",
+                "ServiceToken": properties["ServiceToken"],
+                "StackId": kwargs["StackId"],
+                "RequestId": str(mock_random.uuid4()),
+                "LogicalResourceId": logical_id,
+                "ResourceType": kwargs["ResourceType"],
+                "ResourceProperties": properties,
+            }
+            try:
+                answer = invoke(function, event, _endpoint[-1])
+            except FunctionError as error:
+                raise ResourceFailed(
+                    logical_id,
+                    kwargs["ResourceType"],
+                    f"Received response status [FAILED] from custom resource. Message returned: {error}",
+                ) from None
+            resource = cls(region_name, event["RequestId"], logical_id, answer.get("PhysicalResourceId", resource_name))
+            resource.set_data(answer.get("Data", {}))
+            return resource
+
+    parsing.CustomModel = InlineCustomResource  # type: ignore[attr-defined]
+
+
+def _execute_change_sets_in_order() -> None:
+    from moto.cloudformation import parsing
+    from moto.cloudformation.models import CloudFormationBackend
+
+    build_resource_diff = parsing.ResourceMap.build_resource_diff
+
+    def in_dependency_order(self: Any, other_template: dict[str, Any], parameters: Any = None) -> dict[str, Any]:
+        diff = build_resource_diff(self, other_template, parameters)
+        diff["Add"] = _dependency_order(other_template["Resources"], diff["Add"])
+        return diff
+
+    parsing.ResourceMap.build_resource_diff = in_dependency_order  # type: ignore[method-assign]
+
+    execute_change_set = CloudFormationBackend.execute_change_set
+
+    def execute(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        # moto finds a change set by its name alone, across stacks; the CLI names every one the same.
+        change_set = next(
+            c
+            for c in self.change_sets.values()
+            if change_set_name == c.change_set_id
+            or (change_set_name == c.change_set_name and stack_name in (None, c.stack_name, c.stack_id))
+        )
+        stack = self.stacks[change_set.stack_id]
+        try:
+            execute_change_set(self, change_set.change_set_id, stack_name)
+        except Exception as error:
+            failure = (
+                error
+                if isinstance(error, ResourceFailed)
+                else ResourceFailed(stack.name, "AWS::CloudFormation::Stack", f"{type(error).__name__}: {error}")
+            )
+            _fail(stack, change_set, failure)
+        else:
+            # The outputs were read from the stack's first (empty) template, before any resource existed.
+            stack._parse_template()
+            stack.output_map = stack._create_output_map()
+        # As CloudFormation does once a change set is executed: the stack's change sets no longer apply.
+        for arn in [arn for arn, c in self.change_sets.items() if c.stack_id == stack.stack_id]:
+            del self.change_sets[arn]
+
+    CloudFormationBackend.execute_change_set = execute  # type: ignore[method-assign]
+
+
+def _fail(stack: Any, change_set: Any, failure: ResourceFailed) -> None:
+    """Mark the stack failed, with the resource's reason, as CloudFormation reports a failed creation."""
+    from moto.cloudformation.models import Event
+
+    stack.events.append(
+        Event(
+            stack_id=stack.stack_id,
+            stack_name=stack.name,
+            logical_resource_id=failure.logical_id,
+            physical_resource_id="",
+            resource_type=failure.resource_type,
+            resource_status="CREATE_FAILED",
+            resource_status_reason=failure.reason,
+            resource_properties=None,
+        )
+    )
+    # moto does not roll back: what was created stays, and the stack says it failed. Its resource map would
+    # create the rest on the next read of the stack's resources (and run the failed one again): it forgets them.
+    resource_map = stack.resource_map
+    resource_map._resource_json_map = {
+        name: resource
+        for name, resource in resource_map._resource_json_map.items()
+        if name in resource_map._parsed_resources
+    }
+    failed = "ROLLBACK_COMPLETE" if change_set.change_set_type == "CREATE" else "UPDATE_ROLLBACK_COMPLETE"
+    stack._add_stack_event(failed, resource_status_reason=failure.reason)
+    stack.status = failed
+    change_set.execution_status = "EXECUTE_FAILED"
+
+
+def _dependency_order(resources: Mapping[str, Any], names: list[str]) -> list[str]:
+    """`names` reordered so that each comes after the resources its DependsOn names (CloudFormation's order)."""
+    ordered: list[str] = []
+    wanted = set(names)
+
+    def visit(name: str) -> None:
+        if name in ordered or name not in wanted:
+            return
+        wanted.discard(name)
+        depends_on = resources[name].get("DependsOn", [])
+        for dependency in [depends_on] if isinstance(depends_on, str) else depends_on:
+            visit(dependency)
+        ordered.append(name)
+
+    for name in names:
+        visit(name)
+    return ordered
+
+
+def _record_event_source_mappings_only() -> None:
+    from moto.sqs.models import Queue
+
+    # moto runs a queue's mappings on every SendMessage, in Docker: a queue that never holds one leaves
+    # the messages to the local deploy's poller, which follows the mapping's settings.
+    Queue.lambda_event_source_mappings = property(lambda self: {}, lambda self, value: None)  # type: ignore[assignment]
+
+
+@contextmanager
+def local_cloud() -> Iterator[str]:
+    """moto's server, extended, on a free loopback port; yields its endpoint URL and stops it after."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        raise MotoMissing("moto's server is not installed: pip install 'kinesis-segment-export[demo]'") from None
+    from kinesis_export_cli.local import _serialize_kinesis_writes
+
+    extend()
+    _serialize_kinesis_writes()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # The bootstrap stack's bucket policy is the one resource moto skips (no model): said once, here.
+    logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="Tried to parse AWS::S3::BucketPolicy", category=UserWarning)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    _endpoint.append(f"http://{host}:{port}")
+    try:
+        yield _endpoint[-1]
+    finally:
+        _endpoint.pop()
+        server.stop()

@@ -1,0 +1,258 @@
+"""The local cloud's extensions to moto (kinesis_export_cli/localcloud.py), one test each.
+
+Each deploys a small template the way the aws-cdk CLI does (a change set, then its execution) and
+checks what the extension promises; a moto upgrade that breaks one fails its test here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from kinesis_export_cli.local import LOCAL_CREDENTIALS
+from kinesis_export_cli.localcloud import local_cloud
+
+REGION = "us-east-1"
+# Lambda's functions need a role that exists; IAM itself is not enforced.
+ROLE = {"Fn::GetAtt": ["Role", "Arn"]}
+ROLE_RESOURCE = {
+    "Type": "AWS::IAM::Role",
+    "Properties": {
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    },
+}
+
+# A user function for CDK's Provider framework: answers with the number of queues it finds, or fails.
+USER_FUNCTION = """
+import boto3
+def handler(event, context):
+    if event["ResourceProperties"].get("Fail"):
+        raise RuntimeError("stream.name: no stream named 'missing'")
+    queues = boto3.client("sqs").list_queues().get("QueueUrls", [])
+    return {"PhysicalResourceId": "checked", "Data": {"Queues": len(queues), "Request": event["RequestType"]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[str]:
+    with local_cloud() as endpoint:
+        yield endpoint
+
+
+def _client(endpoint: str, service: str) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _deploy(endpoint: str, name: str, resources: dict[str, Any], outputs: dict[str, Any] | None = None) -> Any:
+    """Create the stack through a change set, as `cdk deploy` does; its description afterwards."""
+    cloudformation = _client(endpoint, "cloudformation")
+    template = {"Resources": resources, "Outputs": outputs or {}}
+    cloudformation.create_change_set(
+        StackName=name, ChangeSetName="deploy", ChangeSetType="CREATE", TemplateBody=json.dumps(template)
+    )
+    cloudformation.execute_change_set(StackName=name, ChangeSetName="deploy")
+    return cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def _provider(user_properties: dict[str, Any]) -> dict[str, Any]:
+    """A custom resource behind CDK's Provider framework: the framework's function names the user function."""
+    return {
+        "Role": ROLE_RESOURCE,
+        "UserFunction": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Runtime": "python3.11",
+                "Handler": "index.handler",
+                "Role": ROLE,
+                "Timeout": 30,
+                "Code": {"ZipFile": USER_FUNCTION},
+            },
+        },
+        "Framework": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Runtime": "nodejs20.x",
+                "Handler": "framework.onEvent",
+                "Role": ROLE,
+                "Code": {"ZipFile": "exports.onEvent = async () => {};"},
+                "Environment": {"Variables": {"USER_ON_EVENT_FUNCTION_ARN": {"Fn::GetAtt": ["UserFunction", "Arn"]}}},
+            },
+        },
+        # Listed before the queue it depends on: CloudFormation creates the queue first all the same.
+        "Check": {
+            "Type": "Custom::Check",
+            "DependsOn": "Queue",
+            "Properties": {"ServiceToken": {"Fn::GetAtt": ["Framework", "Arn"]}, **user_properties},
+        },
+        "Queue": {"Type": "AWS::SQS::Queue"},
+    }
+
+
+def test_an_alarm_is_created_and_a_dashboard_can_name_it(cloud: str) -> None:
+    # given a queue, an alarm on its depth, and a dashboard whose body names the alarm's ARN
+    resources = {
+        "Queue": {"Type": "AWS::SQS::Queue"},
+        "Alarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": "messages wait",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["Queue", "QueueName"]}}],
+                "Statistic": "Maximum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "TreatMissingData": "notBreaching",
+            },
+        },
+        "Dashboard": {
+            "Type": "AWS::CloudWatch::Dashboard",
+            "Properties": {
+                "DashboardBody": {
+                    "Fn::Join": ["", ['{"widgets":[{"alarm":"', {"Fn::GetAtt": ["Alarm", "Arn"]}, '"}]}']]
+                }
+            },
+        },
+    }
+
+    # when it is deployed
+    stack = _deploy(cloud, "alarm", resources, {"AlarmArn": {"Value": {"Fn::GetAtt": ["Alarm", "Arn"]}}})
+
+    # then the alarm exists as the template says, and the stack with it
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    [alarm] = _client(cloud, "cloudwatch").describe_alarms()["MetricAlarms"]
+    assert stack["Outputs"] == [{"OutputKey": "AlarmArn", "OutputValue": alarm["AlarmArn"]}]
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"][0]["Name"] == "QueueName"
+    assert alarm["Dimensions"][0]["Value"].startswith("alarm-Queue-")
+    assert (alarm["Threshold"], alarm["TreatMissingData"]) == (1.0, "notBreaching")
+
+
+def test_a_queue_policy_is_set_on_its_queue(cloud: str) -> None:
+    # given a queue and a policy that denies it anything but TLS
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sqs:*", "Resource": "*"}],
+    }
+    resources = {
+        "Queue": {"Type": "AWS::SQS::Queue"},
+        "Policy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {"Queues": [{"Ref": "Queue"}], "PolicyDocument": document},
+        },
+    }
+
+    # when it is deployed
+    stack = _deploy(cloud, "policy", resources, {"QueueUrl": {"Value": {"Ref": "Queue"}}})
+
+    # then the queue holds the policy
+    url = stack["Outputs"][0]["OutputValue"]
+    attributes = _client(cloud, "sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]
+    assert json.loads(attributes["Policy"]) == document
+
+
+def test_a_custom_resource_runs_its_user_function_after_what_it_depends_on(cloud: str) -> None:
+    # given a Provider framework resource whose function counts the queues, listed before the queue it depends on
+    resources = _provider({})
+
+    # when it is deployed
+    stack = _deploy(cloud, "custom", resources, {"Queues": {"Value": {"Fn::GetAtt": ["Check", "Queues"]}}})
+
+    # then the user function ran in line, after the queue existed, and its answer is the resource's data
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert int(stack["Outputs"][0]["OutputValue"]) >= 1
+    [check] = [
+        r
+        for r in _client(cloud, "cloudformation").list_stack_resources(StackName="custom")["StackResourceSummaries"]
+        if r["LogicalResourceId"] == "Check"
+    ]
+    assert check["PhysicalResourceId"] == "checked"
+
+
+def test_a_failing_custom_resource_fails_the_stack_with_its_message(cloud: str) -> None:
+    # given a Provider framework resource whose function fails
+    resources = _provider({"Fail": "yes"})
+
+    # when it is deployed
+    stack = _deploy(cloud, "failing", resources)
+
+    # then the stack failed, and the resource's event carries the function's own message, as CloudFormation's does
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = _client(cloud, "cloudformation").describe_stack_events(StackName="failing")["StackEvents"]
+    [failed] = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert failed["LogicalResourceId"] == "Check"
+    assert failed["ResourceStatusReason"] == (
+        "Received response status [FAILED] from custom resource. "
+        "Message returned: stream.name: no stream named 'missing'"
+    )
+    # and reading the stack's resources does not run the failed one again
+    summaries = _client(cloud, "cloudformation").list_stack_resources(StackName="failing")["StackResourceSummaries"]
+    assert "Check" not in {r["LogicalResourceId"] for r in summaries}
+
+
+def test_outputs_are_read_once_the_change_set_created_the_resources(cloud: str) -> None:
+    # given a queue and an output of its URL
+    resources = {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "outputs-queue"}}}
+
+    # when it is deployed through a change set
+    stack = _deploy(cloud, "outputs", resources, {"QueueUrl": {"Value": {"Ref": "Queue"}}})
+
+    # then the output holds the queue's URL
+    assert stack["Outputs"] == [
+        {"OutputKey": "QueueUrl", "OutputValue": f"https://sqs.{REGION}.amazonaws.com/123456789012/outputs-queue"}
+    ]
+
+
+def test_an_event_source_mapping_is_recorded_but_leaves_the_messages_to_the_poller(cloud: str) -> None:
+    # given a queue, a function, and a mapping between them
+    resources = {
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "mapped-queue"}},
+        "Role": ROLE_RESOURCE,
+        "Function": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Runtime": "python3.11",
+                "Handler": "index.handler",
+                "Role": ROLE,
+                "Code": {"ZipFile": "def handler(event, context):\n    return {}\n"},
+            },
+        },
+        "Mapping": {
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["Queue", "Arn"]},
+                "FunctionName": {"Ref": "Function"},
+                "BatchSize": 7,
+            },
+        },
+    }
+    stack = _deploy(cloud, "mapping", resources, {"FunctionName": {"Value": {"Ref": "Function"}}})
+    sqs = _client(cloud, "sqs")
+    url = sqs.get_queue_url(QueueName="mapped-queue")["QueueUrl"]
+
+    # when a message is sent to the queue
+    sqs.send_message(QueueUrl=url, MessageBody="{}")
+
+    # then it waits in the queue (moto would have run the function in Docker), and the mapping is there to follow
+    [message] = sqs.receive_message(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])["Messages"]
+    assert message["Attributes"]["ApproximateReceiveCount"] == "1"
+    function_name = stack["Outputs"][0]["OutputValue"]
+    [mapping] = _client(cloud, "lambda").list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]
+    assert mapping["BatchSize"] == 7
