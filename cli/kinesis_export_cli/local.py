@@ -33,7 +33,7 @@ def moto_server() -> Iterator[str]:
     except ImportError:
         raise MotoMissing("moto's server is not installed: pip install 'kinesis-segment-export[demo]'") from None
 
-    _serialize_kinesis_writes()
+    serialize_kinesis_writes()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -47,7 +47,7 @@ def moto_server() -> Iterator[str]:
 _KINESIS_WRITES = threading.Lock()
 
 
-def _serialize_kinesis_writes() -> None:
+def serialize_kinesis_writes() -> None:
     """One record at a time into moto's shards, which are not thread-safe.
 
     Its server takes concurrent PutRecords calls on threads, and a shard numbers a record from

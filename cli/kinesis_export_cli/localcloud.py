@@ -6,15 +6,22 @@ to AWS (AWS_ENDPOINT_URL). What it lacks, this module adds, each kept small and 
 
 1. `AWS::CloudWatch::Alarm`: moto has no CloudFormation model for it and skips the resource, so the
    dashboard's reference to an alarm fails the deploy. Created here through moto's CloudWatch.
-2. `AWS::SQS::QueuePolicy`: likewise skipped; here it sets each queue's Policy attribute.
+2. `AWS::SQS::QueuePolicy` and `AWS::S3::BucketPolicy` (the backfill bucket's, the bootstrap bucket's):
+   likewise skipped; here they set the queue's or the bucket's policy, which the local cloud records
+   but does not enforce (moto would judge a bucket policy without its conditions: a TLS-only one would
+   refuse every request over the local cloud's plain HTTP).
 3. Custom resources run in line: moto would invoke the ServiceToken function in Docker and wait for
    its answer. Here the Provider framework's part is played: its user function (the connection
    check) runs from its deployed zip, with its deployed environment, in a fresh interpreter
    (function_host.py), and its failure fails the deploy with its message, as CloudFormation shows it.
-4. Change sets: resources are added in DependsOn order, the outputs are rebuilt once the resources
-   exist (moto leaves them empty), and a failed resource fails the stack instead of the API call.
+4. Change sets, as the CLI uses them: found by stack and name (moto looks by name alone, and the CLI
+   gives every stack's the same one), removed once executed or when the CLI deletes them (even if
+   absent, as AWS allows); resources added in DependsOn order; the outputs rebuilt once the resources
+   exist (moto leaves them empty); and a failed resource fails the stack, with its reason, instead of
+   the API call.
 5. SQS event source mappings are recorded but not run: moto would invoke the function in Docker on
    every SendMessage. `kinesis_export_cli.localdeploy` polls the queue as the mapping says instead.
+   And CloudTrail's LookupEvents, which the CLI calls after a failed deploy, answers with no events.
 
 IAM is not enforced, streams get one shard and no encryption, functions run on this machine's Python
 and architecture, and layers are not fetched (the function's dependency set is this environment's).
@@ -31,7 +38,6 @@ import sys
 import sysconfig
 import tempfile
 import threading
-import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -186,6 +192,7 @@ def extend() -> None:
         _run_custom_resources_in_line()
         _execute_change_sets_in_order()
         _record_event_source_mappings_only()
+        _answer_cloudtrail_lookups()
         _extended = True
 
 
@@ -193,7 +200,10 @@ def _add_models() -> None:
     from moto.cloudformation import parsing
     from moto.cloudwatch.models import cloudwatch_backends
     from moto.core.common_models import CloudFormationModel
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket, s3_backends
     from moto.sqs.models import sqs_backends
+    from moto.utilities.utils import get_partition
 
     class MetricAlarm(CloudFormationModel):
         """AWS::CloudWatch::Alarm on one metric (the form the export stacks use), through moto's CloudWatch."""
@@ -301,6 +311,51 @@ def _add_models() -> None:
         def is_created(self) -> bool:
             return True
 
+    class BucketPolicy(CloudFormationModel):
+        """AWS::S3::BucketPolicy: the policy document set on the named bucket."""
+
+        def __init__(self, bucket: str) -> None:
+            self.bucket = bucket
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::S3::BucketPolicy"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return False
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.bucket
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+        ) -> BucketPolicy:
+            properties = cloudformation_json["Properties"]
+            document = json.dumps(properties["PolicyDocument"]).encode()
+            s3_backends[account_id][get_partition(region_name)].put_bucket_policy(properties["Bucket"], document)
+            return cls(properties["Bucket"])
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> None:
+            bucket = cloudformation_json["Properties"]["Bucket"]
+            s3_backends[account_id][get_partition(region_name)].delete_bucket_policy(bucket)
+
+        def is_created(self) -> bool:
+            return True
+
+    # Policies are recorded, not enforced, as IAM is not: moto would judge a bucket policy without its
+    # conditions, so the TLS-only policies of the export and bootstrap stacks would refuse every request
+    # on the local cloud's plain HTTP.
+    FakeBucket.get_permission = lambda self, action, resource: PermissionResult.NEUTRAL  # type: ignore[method-assign]
     # moto finds its models among CloudFormationModel's subclasses, once: forget what it found.
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
@@ -412,6 +467,13 @@ def _execute_change_sets_in_order() -> None:
 
     CloudFormationBackend.execute_change_set = execute  # type: ignore[method-assign]
 
+    def delete(self: Any, change_set_name: str) -> None:
+        # The CLI deletes its change set's name before each deploy, whether it exists or not, as AWS allows.
+        for arn in [arn for arn, c in self.change_sets.items() if change_set_name in (arn, c.change_set_name)]:
+            del self.change_sets[arn]
+
+    CloudFormationBackend.delete_change_set = delete  # type: ignore[method-assign]
+
 
 def _fail(stack: Any, change_set: Any, failure: ResourceFailed) -> None:
     """Mark the stack failed, with the resource's reason, as CloudFormation reports a failed creation."""
@@ -470,6 +532,14 @@ def _record_event_source_mappings_only() -> None:
     Queue.lambda_event_source_mappings = property(lambda self: {}, lambda self, value: None)  # type: ignore[assignment]
 
 
+def _answer_cloudtrail_lookups() -> None:
+    from moto.cloudtrail.responses import CloudTrailResponse
+
+    # After a failed deploy the CLI looks up the failed resources' API calls in CloudTrail; moto has no
+    # LookupEvents, and its error makes the CLI retry for some twenty seconds before it reports the failure.
+    CloudTrailResponse.lookup_events = lambda self: json.dumps({"Events": []})  # type: ignore[attr-defined]
+
+
 @contextmanager
 def local_cloud() -> Iterator[str]:
     """moto's server, extended, on a free loopback port; yields its endpoint URL and stops it after."""
@@ -477,14 +547,16 @@ def local_cloud() -> Iterator[str]:
         from moto.server import ThreadedMotoServer
     except ImportError:
         raise MotoMissing("moto's server is not installed: pip install 'kinesis-segment-export[demo]'") from None
-    from kinesis_export_cli.local import _serialize_kinesis_writes
+    from moto.moto_api._internal.models import moto_api_backend
+
+    from kinesis_export_cli.local import serialize_kinesis_writes
 
     extend()
-    _serialize_kinesis_writes()
+    serialize_kinesis_writes()
+    # moto's state is the process's: the cloud starts empty, whatever an earlier server here left, and
+    # leaves nothing behind.
+    moto_api_backend.reset()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    # The bootstrap stack's bucket policy is the one resource moto skips (no model): said once, here.
-    logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", message="Tried to parse AWS::S3::BucketPolicy", category=UserWarning)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -494,3 +566,4 @@ def local_cloud() -> Iterator[str]:
     finally:
         _endpoint.pop()
         server.stop()
+        moto_api_backend.reset()

@@ -80,7 +80,7 @@ class Cloud:
             }
         return self._credentials[account]
 
-    def client(self, service: str, account: str, region: str) -> Any:
+    def client(self, service: str, account: str = DEFAULT_ACCOUNT, region: str = REGION) -> Any:
         credentials = self.credentials(account)
         return boto3.client(
             service,  # type: ignore[call-overload]
@@ -289,6 +289,17 @@ class Run:
     records: list[StreamRecord]
     rejects: list[dict[str, Any]]
     dead_letters: int
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "sent": self.sent,
+            "invocations": len(self.invocations),
+            "function errors": sum(1 for i in self.invocations if i.error),
+            "message failures": sum(i.failed for i in self.invocations),
+            "records": len(self.records),
+            "rejected": len(self.rejects),
+            "dead letters": self.dead_letters,
+        }
 
 
 def run_samples(cloud: Cloud, stack: Stack, stack_outputs: dict[str, str], bodies: list[str]) -> Run:

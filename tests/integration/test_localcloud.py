@@ -168,6 +168,36 @@ def test_a_queue_policy_is_set_on_its_queue(cloud: str) -> None:
     assert json.loads(attributes["Policy"]) == document
 
 
+def test_a_bucket_policy_is_set_on_its_bucket(cloud: str) -> None:
+    # given a bucket and a policy that denies anything but TLS
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": "*"},
+                "Action": "s3:*",
+                "Resource": "arn:aws:s3:::policy-bucket/*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    resources = {
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "policy-bucket"}},
+        "Policy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {"Bucket": {"Ref": "Bucket"}, "PolicyDocument": document},
+        },
+    }
+
+    # when it is deployed
+    stack = _deploy(cloud, "bucket-policy", resources)
+
+    # then the bucket holds the policy
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert json.loads(_client(cloud, "s3").get_bucket_policy(Bucket="policy-bucket")["Policy"]) == document
+
+
 def test_a_custom_resource_runs_its_user_function_after_what_it_depends_on(cloud: str) -> None:
     # given a Provider framework resource whose function counts the queues, listed before the queue it depends on
     resources = _provider({})
@@ -256,3 +286,11 @@ def test_an_event_source_mapping_is_recorded_but_leaves_the_messages_to_the_poll
     function_name = stack["Outputs"][0]["OutputValue"]
     [mapping] = _client(cloud, "lambda").list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]
     assert mapping["BatchSize"] == 7
+
+
+def test_cloudtrail_lookups_answer_with_no_events(cloud: str) -> None:
+    # when the CLI asks CloudTrail about a failed deploy's resources, as it does
+    answer = _client(cloud, "cloudtrail").lookup_events(LookupAttributes=[])
+
+    # then it hears at once that there is nothing, instead of retrying on an error
+    assert answer["Events"] == []
