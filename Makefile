@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The aws-cdk CLI, from package-lock.json (the deploy tests and the infrastructure targets run it).
+NODE_STAMP := node_modules/.installed
 UV := $(VENV)/bin/uv
 # One lock for every platform, for the Python the project supports (pyproject.toml), with hashes.
 LOCK_OPTIONS := --universal --generate-hashes --python-version 3.11 --quiet --upgrade
@@ -35,11 +37,11 @@ demo: $(STAMP)
 	$(KINESIS_EXPORT) demo --config destinations/example.json --events events
 
 ## test: lint, type-check and run every test, on every core (what CI runs)
-test: lint typecheck
+test: lint typecheck $(NODE_STAMP)
 	$(PY) -m pytest -n auto
 
 ## test-fast: the same, less the soak tests (marked soak: minutes of faults or 100,000 lines)
-test-fast: lint typecheck
+test-fast: lint typecheck $(NODE_STAMP)
 	$(PY) -m pytest -n auto -m "not soak"
 
 ## lint: ruff's lint and format check
@@ -56,7 +58,7 @@ unit: $(STAMP)
 	$(PY) -m pytest -n auto tests/unit
 
 ## integration: the integration tests only (moto's server on loopback)
-integration: $(STAMP)
+integration: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest -n auto tests/integration
 
 ## lock: pin every dependency again, from the requirements*.txt ranges into the lock files (uv pip compile)
@@ -70,7 +72,6 @@ clean:
 
 # Infrastructure (README, "Deploying to AWS"). Synthesis works offline, without AWS credentials; diff and
 # deploy use your credentials. DESTINATIONS=<file or folder> picks configs (default: destinations/).
-NODE_STAMP := node_modules/.installed
 DESTINATIONS ?=
 CDK := npx cdk$(if $(DESTINATIONS), -c destinations=$(DESTINATIONS))
 STACK ?= KinesisExport-crm-prospects

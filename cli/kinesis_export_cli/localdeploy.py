@@ -27,7 +27,14 @@ from typing import Any
 import boto3
 
 from kinesis_export_cli.demo import sample_bodies
-from kinesis_export_cli.local import LOCAL_CREDENTIALS, StreamRecord, read_stream, receive_all, sqs_lambda_event
+from kinesis_export_cli.local import (
+    LOCAL_CREDENTIALS,
+    MotoMissing,
+    StreamRecord,
+    read_stream,
+    receive_all,
+    sqs_lambda_event,
+)
 from kinesis_export_cli.localcloud import (
     DEFAULT_ACCOUNT,
     LOG_TAIL_LINES,
@@ -345,24 +352,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=Path, default=ROOT / "events", help="folder of sample SQS events")
     args = parser.parse_args(argv)
     bodies = sample_bodies(args.events)
+    try:
+        return _deploy_and_run(args.destinations, bodies)
+    except (MotoMissing, DeployFailed) as error:
+        print(error, file=sys.stderr)
+        return 1
+    except FileNotFoundError as error:
+        print(
+            f"{error.filename}: not found (make local-deploy needs Node.js and npm: README, Development)",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _deploy_and_run(destinations: Path, bodies: list[str]) -> int:
     started = time.monotonic()
     with local_cloud() as endpoint, tempfile.TemporaryDirectory(prefix="kinesis-export-assembly-") as assembly:
         print(f"local cloud (moto's server, extended: kinesis_export_cli/localcloud.py) on {endpoint}")
         cloud = Cloud(endpoint)
-        try:
-            stacks = synthesize(cloud, args.destinations.resolve(), Path(assembly))
-            bootstrapped: set[tuple[str, str]] = set()
-            runs = []
-            for stack in stacks:
-                print(f"\ndeploying {stack.name} to aws://{stack.account}/{stack.region} with npx cdk deploy ...")
-                stack_outputs = deploy(cloud, stack, Path(assembly), bootstrapped)
-                for key, value in stack_outputs.items():
-                    print(f"  {key} = {value}")
-                if "IngestQueueUrl" in stack_outputs:
-                    runs.append((stack, stack_outputs))
-        except DeployFailed as error:
-            print(error, file=sys.stderr)
-            return 1
+        stacks = synthesize(cloud, destinations.resolve(), Path(assembly))
+        bootstrapped: set[tuple[str, str]] = set()
+        runs = []
+        for stack in stacks:
+            print(f"\ndeploying {stack.name} to aws://{stack.account}/{stack.region} with npx cdk deploy ...")
+            stack_outputs = deploy(cloud, stack, Path(assembly), bootstrapped)
+            for key, value in stack_outputs.items():
+                print(f"  {key} = {value}")
+            if "IngestQueueUrl" in stack_outputs:
+                runs.append((stack, stack_outputs))
         failed = False
         for stack, stack_outputs in runs:
             print(f"\nsample events ({len(bodies)} messages) through {stack.name}, as deployed:\n")
