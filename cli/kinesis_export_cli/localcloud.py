@@ -16,7 +16,8 @@ to AWS (AWS_ENDPOINT_URL). What it lacks, this module adds, each kept small and 
    (function_host.py), and its failure fails the deploy with its message, as CloudFormation shows it.
 4. Change sets, as the CLI uses them: found by stack and name (moto looks by name alone, and the CLI
    gives every stack's the same one), removed once executed or when the CLI deletes them (even if
-   absent, as AWS allows); resources added in DependsOn order; the outputs rebuilt once the resources
+   absent, as AWS allows), and a deleted one described as not found (ChangeSetNotFound, which the CLI
+   waits for before it updates a stack); resources added in DependsOn order; the outputs rebuilt once the resources
    exist (moto leaves them empty); and a failed resource fails the stack, with its reason, instead of
    the API call.
 5. SQS event source mappings are recorded but not run: moto would invoke the function in Docker on
@@ -426,6 +427,7 @@ def _run_custom_resources_in_line() -> None:
 
 def _execute_change_sets_in_order() -> None:
     from moto.cloudformation import parsing
+    from moto.cloudformation.exceptions import CloudFormationError, ValidationError
     from moto.cloudformation.models import CloudFormationBackend
 
     build_resource_diff = parsing.ResourceMap.build_resource_diff
@@ -473,6 +475,21 @@ def _execute_change_sets_in_order() -> None:
             del self.change_sets[arn]
 
     CloudFormationBackend.delete_change_set = delete  # type: ignore[method-assign]
+
+    class ChangeSetNotFound(CloudFormationError):
+        code = "ChangeSetNotFound"
+
+    describe_change_set = CloudFormationBackend.describe_change_set
+
+    def describe(self: Any, change_set_name: str) -> Any:
+        # Before it creates a stack's next change set, the CLI deletes the last one's name and waits until
+        # DescribeChangeSet answers ChangeSetNotFound, as AWS does; moto's "stack does not exist" fails the update.
+        try:
+            return describe_change_set(self, change_set_name)
+        except ValidationError:
+            raise ChangeSetNotFound(f"ChangeSet [{change_set_name}] does not exist") from None
+
+    CloudFormationBackend.describe_change_set = describe  # type: ignore[method-assign]
 
 
 def _fail(stack: Any, change_set: Any, failure: ResourceFailed) -> None:

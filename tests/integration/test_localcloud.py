@@ -250,6 +250,28 @@ def test_outputs_are_read_once_the_change_set_created_the_resources(cloud: str) 
     ]
 
 
+def test_a_stack_is_updated_through_a_second_change_set_of_the_same_name(cloud: str) -> None:
+    # given a stack deployed through a change set, as the CLI names it
+    cloudformation = _client(cloud, "cloudformation")
+    _deploy(cloud, "updated", {"Queue": {"Type": "AWS::SQS::Queue"}})
+
+    # when the CLI deletes that name again and waits until it is gone, before its update's change set
+    cloudformation.delete_change_set(StackName="updated", ChangeSetName="deploy")
+    with pytest.raises(cloudformation.exceptions.ChangeSetNotFoundException):
+        cloudformation.describe_change_set(StackName="updated", ChangeSetName="deploy")
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}, "Other": {"Type": "AWS::SQS::Queue"}}}
+    cloudformation.create_change_set(
+        StackName="updated", ChangeSetName="deploy", ChangeSetType="UPDATE", TemplateBody=json.dumps(template)
+    )
+    cloudformation.execute_change_set(StackName="updated", ChangeSetName="deploy")
+
+    # then the stack is updated
+    stack = cloudformation.describe_stacks(StackName="updated")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    resources = cloudformation.list_stack_resources(StackName="updated")["StackResourceSummaries"]
+    assert {r["LogicalResourceId"] for r in resources} == {"Queue", "Other"}
+
+
 def test_an_event_source_mapping_is_recorded_but_leaves_the_messages_to_the_poller(cloud: str) -> None:
     # given a queue, a function, and a mapping between them
     resources = {
