@@ -231,10 +231,10 @@ class Invocation:
 def poll(cloud: Cloud, function: DeployedFunction, source: EventSource, sqs: Any) -> list[Invocation]:
     """Play Lambda's SQS poller on the deployed mapping until the queue is empty; each invocation's outcome.
 
-    A batch fills up to the mapping's batch size within its batching window. Messages the function
-    reports failed (or all of them, when it raises or the mapping does not take partial responses)
-    are made visible again at once instead of after the visibility timeout; SQS's redrive moves a
-    message to the dead-letter queue after the policy's receive count, as it would on AWS.
+    A batch fills up to the mapping's batch size within its batching window. The messages Lambda would
+    return to the queue (all of them when the function raises; see failed_messages otherwise) are made
+    visible again at once instead of after the visibility timeout; SQS's redrive moves a message to the
+    dead-letter queue after the policy's receive count, as it would on AWS.
     """
     invocations: list[Invocation] = []
     # Enough rounds for every message to be received as often as the redrive policy allows.
@@ -245,12 +245,7 @@ def poll(cloud: Cloud, function: DeployedFunction, source: EventSource, sqs: Any
         event = sqs_lambda_event(messages, source.queue_arn, function.region)
         try:
             answer = invoke(function, event, cloud.endpoint)
-            reported = {item["itemIdentifier"] for item in (answer or {}).get("batchItemFailures", [])}
-            failed = (
-                reported
-                if source.report_batch_item_failures
-                else ({m["MessageId"] for m in messages} if reported else set())
-            )
+            failed = failed_messages(answer, [m["MessageId"] for m in messages], source.report_batch_item_failures)
             invocations.append(Invocation(len(messages), len(failed)))
         except FunctionError as error:
             failed = {message["MessageId"] for message in messages}
@@ -264,6 +259,24 @@ def poll(cloud: Cloud, function: DeployedFunction, source: EventSource, sqs: Any
             else:
                 sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
     return invocations
+
+
+def failed_messages(answer: Any, message_ids: list[str], report_batch_item_failures: bool) -> set[str]:
+    """The messages Lambda returns to the queue after an invocation that returned `answer`.
+
+    Without ReportBatchItemFailures Lambda ignores the answer: the whole batch is deleted, whatever it
+    names. With it, the named messages come back, and an answer it cannot read (not an object, an item
+    without an identifier, an identifier not in the batch) fails the whole batch.
+    """
+    if not report_batch_item_failures or not answer:
+        return set()
+    items = answer.get("batchItemFailures") if isinstance(answer, dict) else None
+    if isinstance(answer, dict) and not items:
+        return set()
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        return set(message_ids)
+    reported = {item.get("itemIdentifier") for item in items}
+    return reported if reported <= set(message_ids) else set(message_ids)
 
 
 def _gather(sqs: Any, source: EventSource) -> list[dict[str, Any]]:
