@@ -17,7 +17,6 @@ import sys
 import time
 import traceback
 import uuid
-from typing import Any
 
 
 class Context:
@@ -52,12 +51,18 @@ def main(argv: list[str]) -> int:
         origin = getattr(sys.modules[package], "__file__", None) or ""
         if not os.path.realpath(origin).startswith(os.path.realpath(code_dir) + os.sep):
             raise ImportError(f"{package} was imported from {origin}, not from the deployed code in {code_dir}")
-        answer: dict[str, Any] = {"result": getattr(module, function_name)(invocation["event"], context)}
+        result = getattr(module, function_name)(invocation["event"], context)
     except Exception as error:
         traceback.print_exc()
-        answer = {"error": {"type": type(error).__name__, "message": str(error)}}
+        answer = json.dumps({"error": {"type": type(error).__name__, "message": str(error)}})
+    else:
+        try:
+            answer = json.dumps({"result": result})
+        except (TypeError, ValueError) as error:
+            # Lambda cannot return what JSON cannot hold either.
+            answer = json.dumps({"error": {"type": "Runtime.MarshalError", "message": str(error)}})
     with open(answer_file, "w", encoding="utf-8") as file:
-        json.dump(answer, file)
+        file.write(answer)
     return 0
 
 

@@ -18,10 +18,12 @@ to AWS (AWS_ENDPOINT_URL). What it lacks, this module adds, each kept small and 
    gives every stack's the same one), removed once executed or when the CLI deletes them (even if
    absent, as AWS allows), and a deleted one described as not found (ChangeSetNotFound, which the CLI
    waits for before it updates a stack); resources added in DependsOn order; the outputs rebuilt once the resources
-   exist (moto leaves them empty); and a failed resource fails the stack, with its reason, instead of
-   the API call.
+   exist (moto leaves them empty); an update keeps an SSM-typed parameter's previous value (moto
+   would look its value up as a name); and a failed resource fails the stack, with its reason,
+   instead of the API call. A custom resource's update runs its function with RequestType Update.
 5. SQS event source mappings are recorded but not run: moto would invoke the function in Docker on
    every SendMessage. `kinesis_export_cli.localdeploy` polls the queue as the mapping says instead.
+   A function's update leaves out the layers the local cloud does not hold, as its creation does.
    And CloudTrail's LookupEvents, which the CLI calls after a failed deploy, answers with no events.
 
 IAM is not enforced, streams get one shard and no encryption, functions run on this machine's Python
@@ -51,6 +53,8 @@ from kinesis_export_cli.local import LOCAL_CREDENTIALS, MotoMissing
 # The account moto answers for when credentials name none of its own (moto's default).
 DEFAULT_ACCOUNT = "123456789012"
 FUNCTION_HOST = Path(__file__).with_name("function_host.py")
+# A fresh interpreter's start-up (imports included), allowed on top of the function's timeout.
+START_UP_SECONDS = 10
 # An invocation's logs, kept when the function fails (the tail is printed with the error).
 LOG_TAIL_LINES = 20
 
@@ -156,16 +160,22 @@ def invoke(function: DeployedFunction, event: Any, endpoint: str) -> Any:
             "functionName": function.name,
             "memoryMb": function.memory_mb,
         }
-        finished = subprocess.run(
-            [sys.executable, "-I", "-S", FUNCTION_HOST, code_dir, function.handler, answer_file, *dependencies],
-            input=json.dumps(invocation),
-            capture_output=True,
-            text=True,
-            env=environment,
-            # Lambda stops a function at its timeout; the interpreter's start-up is on top of it here.
-            timeout=function.timeout_seconds + 30,
-            check=False,
-        )
+        try:
+            finished = subprocess.run(
+                [sys.executable, "-I", "-S", FUNCTION_HOST, code_dir, function.handler, answer_file, *dependencies],
+                input=json.dumps(invocation),
+                capture_output=True,
+                text=True,
+                env=environment,
+                # Lambda stops a function at its timeout; the interpreter's start-up is on top of it here.
+                timeout=function.timeout_seconds + START_UP_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as timeout:
+            logs = _text(timeout.stdout) + _text(timeout.stderr)
+            raise FunctionError(
+                "Sandbox.Timedout", f"Task timed out after {function.timeout_seconds} seconds", logs
+            ) from None
         logs = finished.stdout + finished.stderr
         if not answer_file.exists():
             raise FunctionError("Runtime.ExitError", f"the function's process exited with {finished.returncode}", logs)
@@ -173,6 +183,12 @@ def invoke(function: DeployedFunction, event: Any, endpoint: str) -> Any:
     if "error" in answer:
         raise FunctionError(answer["error"]["type"], answer["error"]["message"], logs)
     return answer["result"]
+
+
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode("utf-8", "replace")
+    return output or ""
 
 
 # --- the extensions ------------------------------------------------------------------------------------
@@ -364,13 +380,14 @@ def _add_models() -> None:
 
 
 class ResourceFailed(Exception):
-    """A resource could not be created: the reason CloudFormation shows on its CREATE_FAILED event."""
+    """A resource could not be created or updated: the reason CloudFormation shows on its failed event."""
 
-    def __init__(self, logical_id: str, resource_type: str, reason: str) -> None:
+    def __init__(self, logical_id: str, resource_type: str, reason: str, status: str = "CREATE_FAILED") -> None:
         super().__init__(reason)
         self.logical_id = logical_id
         self.resource_type = resource_type
         self.reason = reason
+        self.status = status
 
 
 def _run_custom_resources_in_line() -> None:
@@ -381,6 +398,10 @@ def _run_custom_resources_in_line() -> None:
     class InlineCustomResource(CustomModel):
         """A custom resource answered at once: the Provider framework's user function is run in line."""
 
+        stack_id: str
+        resource_type: str
+        properties: dict[str, Any]
+
         @classmethod
         def create_from_cloudformation_json(
             cls,
@@ -390,45 +411,93 @@ def _run_custom_resources_in_line() -> None:
             region_name: str,
             **kwargs: Any,
         ) -> InlineCustomResource:
-            logical_id = kwargs["LogicalId"]
             properties = cloudformation_json["Properties"]
-            # CDK's Provider framework: the ServiceToken is its own (Node.js) function, which names the
-            # function it relays to in USER_ON_EVENT_FUNCTION_ARN.
-            framework = deployed_function(properties["ServiceToken"], account_id, region_name)
-            user_function_arn = framework.environment.get("USER_ON_EVENT_FUNCTION_ARN")
-            if user_function_arn is None:
-                raise ResourceFailed(
-                    logical_id, kwargs["ResourceType"], "the local cloud runs only CDK Provider framework resources"
-                )
-            function = deployed_function(user_function_arn, account_id, region_name)
             event = {
                 "RequestType": "Create",
-                "ServiceToken": properties["ServiceToken"],
                 "StackId": kwargs["StackId"],
-                "RequestId": str(mock_random.uuid4()),
-                "LogicalResourceId": logical_id,
+                "LogicalResourceId": kwargs["LogicalId"],
                 "ResourceType": kwargs["ResourceType"],
                 "ResourceProperties": properties,
             }
-            try:
-                answer = invoke(function, event, _endpoint[-1])
-            except FunctionError as error:
-                raise ResourceFailed(
-                    logical_id,
-                    kwargs["ResourceType"],
-                    f"Received response status [FAILED] from custom resource. Message returned: {error}",
-                ) from None
-            resource = cls(region_name, event["RequestId"], logical_id, answer.get("PhysicalResourceId", resource_name))
+            answer = _run(event, account_id, region_name)
+            resource = cls(region_name, "", kwargs["LogicalId"], answer.get("PhysicalResourceId", resource_name))
+            resource.stack_id, resource.resource_type, resource.properties = (
+                kwargs["StackId"],
+                kwargs["ResourceType"],
+                properties,
+            )
             resource.set_data(answer.get("Data", {}))
             return resource
 
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: InlineCustomResource,
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+        ) -> InlineCustomResource:
+            properties = cloudformation_json["Properties"]
+            event = {
+                "RequestType": "Update",
+                "StackId": original_resource.stack_id,
+                "LogicalResourceId": original_resource.logical_id,
+                "PhysicalResourceId": original_resource.physical_resource_id,
+                "ResourceType": original_resource.resource_type,
+                "ResourceProperties": properties,
+                "OldResourceProperties": original_resource.properties,
+            }
+            try:
+                answer = _run(event, account_id, region_name)
+            except ResourceFailed as failure:
+                # moto retries a failed update five times: the failure is kept for the stack instead, once.
+                _failed_updates[original_resource.stack_id] = failure
+                return original_resource
+            original_resource.properties = properties
+            original_resource.set_data(answer.get("Data", {}))
+            return original_resource
+
+    def _run(event: dict[str, Any], account_id: str, region_name: str) -> dict[str, Any]:
+        """The Provider framework's part: the user function's answer to `event`, or ResourceFailed."""
+        properties = event["ResourceProperties"]
+        status = "UPDATE_FAILED" if event["RequestType"] == "Update" else "CREATE_FAILED"
+        # CDK's Provider framework: the ServiceToken is its own (Node.js) function, which names the
+        # function it relays to in USER_ON_EVENT_FUNCTION_ARN.
+        framework = deployed_function(properties["ServiceToken"], account_id, region_name)
+        user_function_arn = framework.environment.get("USER_ON_EVENT_FUNCTION_ARN")
+        if user_function_arn is None:
+            raise ResourceFailed(
+                event["LogicalResourceId"],
+                event["ResourceType"],
+                "the local cloud runs only CDK Provider framework resources",
+                status,
+            )
+        function = deployed_function(user_function_arn, account_id, region_name)
+        event = {**event, "ServiceToken": properties["ServiceToken"], "RequestId": str(mock_random.uuid4())}
+        try:
+            answer: dict[str, Any] = invoke(function, event, _endpoint[-1])
+        except FunctionError as error:
+            raise ResourceFailed(
+                event["LogicalResourceId"],
+                event["ResourceType"],
+                f"Received response status [FAILED] from custom resource. Message returned: {error}",
+                status,
+            ) from None
+        return answer
+
     parsing.CustomModel = InlineCustomResource  # type: ignore[attr-defined]
+
+
+# A custom resource's failed update, per stack, for the change set's execution to report.
+_failed_updates: dict[str, ResourceFailed] = {}
 
 
 def _execute_change_sets_in_order() -> None:
     from moto.cloudformation import parsing
     from moto.cloudformation.exceptions import CloudFormationError, ValidationError
     from moto.cloudformation.models import CloudFormationBackend
+    from moto.ssm.models import ssm_backends
 
     build_resource_diff = parsing.ResourceMap.build_resource_diff
 
@@ -438,6 +507,17 @@ def _execute_change_sets_in_order() -> None:
         return diff
 
     parsing.ResourceMap.build_resource_diff = in_dependency_order  # type: ignore[method-assign]
+
+    parse_ssm_parameter = parsing.ResourceMap.parse_ssm_parameter
+
+    def ssm_parameter(self: Any, value: str, value_type: str) -> Any:
+        # An update keeps a parameter's previous value (the CLI's UsePreviousValue for CDK's BootstrapVersion),
+        # and moto hands on the value it resolved before, not the SSM parameter's name: it is the value.
+        if ssm_backends[self._account_id][self._region_name].get_parameter(value) is None:
+            return value
+        return parse_ssm_parameter(self, value, value_type)
+
+    parsing.ResourceMap.parse_ssm_parameter = ssm_parameter  # type: ignore[method-assign]
 
     execute_change_set = CloudFormationBackend.execute_change_set
 
@@ -452,6 +532,8 @@ def _execute_change_sets_in_order() -> None:
         stack = self.stacks[change_set.stack_id]
         try:
             execute_change_set(self, change_set.change_set_id, stack_name)
+            if stack.stack_id in _failed_updates:
+                raise _failed_updates.pop(stack.stack_id)
         except Exception as error:
             failure = (
                 error
@@ -503,7 +585,7 @@ def _fail(stack: Any, change_set: Any, failure: ResourceFailed) -> None:
             logical_resource_id=failure.logical_id,
             physical_resource_id="",
             resource_type=failure.resource_type,
-            resource_status="CREATE_FAILED",
+            resource_status=failure.status,
             resource_status_reason=failure.reason,
             resource_properties=None,
         )
@@ -542,7 +624,18 @@ def _dependency_order(resources: Mapping[str, Any], names: list[str]) -> list[st
 
 
 def _record_event_source_mappings_only() -> None:
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda.utils import get_backend
     from moto.sqs.models import Queue
+
+    def known_layers(self: Any, arns: list[str]) -> list[dict[str, Any]]:
+        # A layer of another account (AWS's public Powertools layer) is not in the local cloud: moto leaves it
+        # out of a function it creates, but refuses the update of one that names it.
+        backend = get_backend(self.account_id, self.region)
+        versions = [backend.layers_versions_by_arn(arn) for arn in arns]
+        return [{"Arn": version.arn, "CodeSize": version.code_size} for version in versions if version]
+
+    LambdaFunction._get_layers_data = known_layers  # type: ignore[method-assign,assignment]
 
     # moto runs a queue's mappings on every SendMessage, in Docker: a queue that never holds one leaves
     # the messages to the local deploy's poller, which follows the mapping's settings.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
+import re
 import subprocess
 import sys
 import tempfile
@@ -123,6 +123,13 @@ class Cloud:
         }
 
 
+# The CLI's progress and banners, left out of a failure's lines.
+_NOISE = re.compile(
+    r"^b'|^\S+: (start|success): |^✨|Source Location:|no user code in|Subprocess exited with error|"
+    r"^KinesisExport\S* \|\s+\d+/\d+ \| .* (IN_PROGRESS|COMPLETE) "
+)
+
+
 def cdk(cloud: Cloud, arguments: Sequence[str], *, account: str = DEFAULT_ACCOUNT, region: str = REGION) -> str:
     """Run the pinned aws-cdk CLI against the local cloud; its output, or DeployFailed with its last lines."""
     finished = subprocess.run(
@@ -135,8 +142,8 @@ def cdk(cloud: Cloud, arguments: Sequence[str], *, account: str = DEFAULT_ACCOUN
     )
     output = finished.stdout + finished.stderr
     if finished.returncode != 0:
-        lines = [line for line in output.splitlines() if line.strip() and not line.startswith("b'")]
-        raise DeployFailed(f"cdk {shlex.join(arguments)} failed:\n" + "\n".join(lines[-15:]))
+        lines = [line for line in output.splitlines() if line.strip() and not _NOISE.search(line)]
+        raise DeployFailed(f"npx cdk {arguments[0]} failed:\n" + "\n".join(lines[-15:]))
     return output
 
 

@@ -166,6 +166,14 @@ def test_the_example_deploys_with_the_cli_and_its_function_exports_the_samples(c
     again = cdk(cloud, ["deploy", "--app", str(tmp_path / "assembly"), stack.name, "--require-approval", "never"])
     assert "(no changes)" in again
 
+    # and a changed config deploys as an update of the same stack
+    changed = json.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8")) | {"function": {"memoryMb": 1024}}
+    (tmp_path / "changed").mkdir()
+    [update] = _assembly(cloud, tmp_path / "changed", changed)
+    assert deploy(cloud, update, tmp_path / "changed" / "assembly", {(stack.account, stack.region)}) == stack_outputs
+    configuration = cloud.client("lambda").get_function_configuration(FunctionName=stack_outputs["FunctionName"])
+    assert configuration["MemorySize"] == 1024
+
 
 def test_an_assumed_role_destination_deploys_its_access_stack_first_and_writes_across_accounts(
     cloud: Cloud, tmp_path: Path

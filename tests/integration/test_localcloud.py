@@ -6,7 +6,9 @@ checks what the extension promises; a moto upgrade that breaks one fails its tes
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +16,7 @@ import boto3
 import pytest
 
 from kinesis_export_cli.local import LOCAL_CREDENTIALS
-from kinesis_export_cli.localcloud import local_cloud
+from kinesis_export_cli.localcloud import DeployedFunction, FunctionError, invoke, local_cloud
 
 REGION = "us-east-1"
 # Lambda's functions need a role that exists; IAM itself is not enforced.
@@ -64,6 +66,21 @@ def _deploy(endpoint: str, name: str, resources: dict[str, Any], outputs: dict[s
     template = {"Resources": resources, "Outputs": outputs or {}}
     cloudformation.create_change_set(
         StackName=name, ChangeSetName="deploy", ChangeSetType="CREATE", TemplateBody=json.dumps(template)
+    )
+    cloudformation.execute_change_set(StackName=name, ChangeSetName="deploy")
+    return cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def _update(endpoint: str, name: str, template: dict[str, Any], parameters: list[dict[str, Any]] | None = None) -> Any:
+    """Update the stack through a change set of the same name, as `cdk deploy` does; its description afterwards."""
+    cloudformation = _client(endpoint, "cloudformation")
+    cloudformation.delete_change_set(StackName=name, ChangeSetName="deploy")
+    cloudformation.create_change_set(
+        StackName=name,
+        ChangeSetName="deploy",
+        ChangeSetType="UPDATE",
+        TemplateBody=json.dumps(template),
+        Parameters=parameters or [],
     )
     cloudformation.execute_change_set(StackName=name, ChangeSetName="deploy")
     return cloudformation.describe_stacks(StackName=name)["Stacks"][0]
@@ -316,3 +333,115 @@ def test_cloudtrail_lookups_answer_with_no_events(cloud: str) -> None:
 
     # then it hears at once that there is nothing, instead of retrying on an error
     assert answer["Events"] == []
+
+
+def test_a_custom_resource_update_runs_its_function_with_the_old_and_new_properties(cloud: str) -> None:
+    # given a deployed Provider framework resource
+    outputs = {"Request": {"Value": {"Fn::GetAtt": ["Check", "Request"]}}}
+    _deploy(cloud, "custom-update", _provider({"Version": "1"}), outputs)
+
+    # when a property changes
+    stack = _update(cloud, "custom-update", {"Resources": _provider({"Version": "2"}), "Outputs": outputs})
+
+    # then the function ran again, told it is an update
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert stack["Outputs"][0]["OutputValue"] == "Update"
+
+
+def test_a_failing_custom_resource_update_fails_the_stack_with_its_message(cloud: str) -> None:
+    # given a deployed Provider framework resource
+    _deploy(cloud, "custom-update-failing", _provider({}))
+
+    # when an update makes its function fail
+    stack = _update(cloud, "custom-update-failing", {"Resources": _provider({"Fail": "yes"})})
+
+    # then the stack's update failed, with the function's message on the resource's event
+    assert stack["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    events = _client(cloud, "cloudformation").describe_stack_events(StackName="custom-update-failing")["StackEvents"]
+    [failed] = [e for e in events if e["ResourceStatus"] == "UPDATE_FAILED"]
+    assert (failed["LogicalResourceId"], failed["ResourceStatusReason"]) == (
+        "Check",
+        "Received response status [FAILED] from custom resource. "
+        "Message returned: stream.name: no stream named 'missing'",
+    )
+
+
+def test_an_update_keeps_an_ssm_parameter_and_a_functions_foreign_layer(cloud: str) -> None:
+    # given a stack with CDK's bootstrap-version parameter and a function naming a layer of another account
+    _client(cloud, "ssm").put_parameter(Name="/cdk-bootstrap/test/version", Value="30", Type="String")
+
+    def template(memory: int) -> dict[str, Any]:
+        function = {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Runtime": "python3.11",
+                "Handler": "index.handler",
+                "Role": ROLE,
+                "MemorySize": memory,
+                "Layers": [
+                    "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:38"
+                ],
+                "Code": {"ZipFile": "def handler(event, context):\n    return {}\n"},
+            },
+        }
+        return {
+            "Parameters": {
+                "BootstrapVersion": {
+                    "Type": "AWS::SSM::Parameter::Value<String>",
+                    "Default": "/cdk-bootstrap/test/version",
+                }
+            },
+            "Resources": {"Role": ROLE_RESOURCE, "Function": function},
+            "Outputs": {"FunctionName": {"Value": {"Ref": "Function"}}},
+        }
+
+    cloudformation = _client(cloud, "cloudformation")
+    cloudformation.create_change_set(
+        StackName="layered", ChangeSetName="deploy", ChangeSetType="CREATE", TemplateBody=json.dumps(template(128))
+    )
+    cloudformation.execute_change_set(StackName="layered", ChangeSetName="deploy")
+
+    # when the CLI updates it, keeping the parameter's previous value
+    stack = _update(cloud, "layered", template(256), [{"ParameterKey": "BootstrapVersion", "UsePreviousValue": True}])
+
+    # then the update went through
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    configuration = _client(cloud, "lambda").get_function_configuration(FunctionName=stack["Outputs"][0]["OutputValue"])
+    assert configuration["MemorySize"] == 256
+
+
+def _function(code: str, timeout_seconds: int = 3) -> DeployedFunction:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("index.py", code)
+    return DeployedFunction(
+        name="local-test",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:local-test",
+        region=REGION,
+        role="arn:aws:iam::123456789012:role/local-test",
+        handler="index.handler",
+        environment={},
+        timeout_seconds=timeout_seconds,
+        memory_mb=128,
+        code=archive.getvalue(),
+    )
+
+
+def test_a_function_past_its_timeout_is_a_timeout_error(cloud: str) -> None:
+    # given a function that never answers
+    hanging = _function("import time\ndef handler(event, context):\n    time.sleep(3600)\n", timeout_seconds=1)
+
+    # when it is invoked, then it fails as Lambda reports a timeout
+    with pytest.raises(FunctionError) as failed:
+        invoke(hanging, {}, cloud)
+    assert failed.value.error_type == "Sandbox.Timedout"
+
+
+def test_an_answer_json_cannot_hold_is_a_marshal_error(cloud: str) -> None:
+    # given a function whose answer is not JSON
+    unmarshallable = _function("def handler(event, context):\n    return {'ids': {1, 2}}\n")
+
+    # when it is invoked, then it fails as Lambda reports an answer it cannot send
+    with pytest.raises(FunctionError) as failed:
+        invoke(unmarshallable, {}, cloud)
+    assert failed.value.error_type == "Runtime.MarshalError"
