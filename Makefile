@@ -38,11 +38,11 @@ demo: $(STAMP)
 
 ## test: lint, type-check and run every test, on every core (what CI runs)
 test: lint typecheck $(NODE_STAMP)
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto -m "not container"
 
 ## test-fast: the same, less the soak tests (marked soak: minutes of faults or 100,000 lines)
 test-fast: lint typecheck $(NODE_STAMP)
-	$(PY) -m pytest -n auto -m "not soak"
+	$(PY) -m pytest -n auto -m "not soak and not container"
 
 ## lint: ruff's lint and format check
 lint: $(STAMP)
@@ -68,7 +68,7 @@ lock: $(STAMP)
 
 ## clean: remove the virtual environment and caches
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out build *.egg-info
+	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out build *.egg-info
 
 # Infrastructure (README, "Deploying to AWS"). Synthesis works offline, without AWS credentials; diff and
 # deploy use your credentials. DESTINATIONS=<file or folder> picks configs (default: destinations/).
@@ -76,9 +76,8 @@ DESTINATIONS ?=
 CDK := npx cdk$(if $(DESTINATIONS), -c destinations=$(DESTINATIONS))
 STACK ?= KinesisExport-crm-prospects
 EVENT ?= events/sqs-segment-events.json
-SAM_ARGS ?=
 
-.PHONY: synth diff deploy local-deploy sam-invoke
+.PHONY: synth diff deploy local-deploy sam-invoke sam-test
 
 # The aws-cdk CLI pinned in package-lock.json.
 $(NODE_STAMP): package.json package-lock.json
@@ -102,9 +101,22 @@ deploy: $(STAMP) $(NODE_STAMP)
 local-deploy: $(STAMP) $(NODE_STAMP)
 	$(PY) -m kinesis_export_cli.localdeploy $(if $(DESTINATIONS),--destinations $(DESTINATIONS))
 
-## sam-invoke: run the function on a sample event in SAM's Docker image (STACK=..., EVENT=...)
-sam-invoke: synth
-	sam local invoke -t cdk.out/$(STACK).template.json ExportFunction -e $(EVENT) --env-vars events/env.json $(SAM_ARGS)
+# SAM CLI in an environment of its own (it pins boto3 exactly), from its lock.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+$(SAM_STAMP): sam/requirements.lock $(STAMP)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(UV) pip sync --python $(SAM_VENV)/bin/python --require-hashes --compile-bytecode --quiet sam/requirements.lock
+	touch $@
+
+## sam-invoke: the function run by SAM CLI in a container on a sample event, against a local Kinesis (STACK=, EVENT=)
+sam-invoke: synth $(SAM_STAMP)
+	$(PY) -m kinesis_export_cli.saminvoke --template cdk.out/$(STACK).template.json --event $(EVENT)
+
+## sam-test: the container tests (SAM CLI, Docker: installed and started if missing, as root); CI runs them
+sam-test: $(STAMP) $(NODE_STAMP) $(SAM_STAMP)
+	sam/engine.sh
+	$(PY) -m pytest -m container tests/containers
 
 ## bench: the exporter against a naive peer and the bare SDK, in one run (figures, not a test; results in bench/results/)
 bench: $(STAMP)

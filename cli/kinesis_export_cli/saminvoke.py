@@ -1,0 +1,245 @@
+"""`make sam-invoke`: the synthesized function run by SAM CLI in a container, against a local Kinesis, offline.
+
+`sam local invoke` runs the function's packaged code (the template's asset) in Lambda's Python base
+image with SAM's runtime interface emulator. What it needs and would fetch, this prepares locally:
+- the base image: when it is not on this machine and cannot be pulled, a stand-in is built from
+  Debian's packages (sam/base-image.sh);
+- the function's dependencies: a local layer installed from the project's lock, in place of AWS's
+  public Powertools layer, which SAM would download with AWS credentials;
+- the architecture: the function deploys as arm64; locally it runs as this machine's (no emulation).
+The container runs on the host's network and reaches moto's server on 127.0.0.1: the stream and the
+rejects queue are created there, the function writes to them, and the records are read back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from kinesis_export.config import load_config
+from kinesis_export_cli.local import (
+    LOCAL_CREDENTIALS,
+    MotoMissing,
+    StreamRecord,
+    moto_server,
+    read_stream,
+    receive_all,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM_PYTHON = ROOT / ".venv-sam" / "bin" / "python"
+SAM_HOST_NETWORK = ROOT / "sam" / "sam_host_network.py"
+BASE_IMAGE_SCRIPT = ROOT / "sam" / "base-image.sh"
+UV = ROOT / ".venv" / "bin" / "uv"
+REGION = "us-east-1"
+# The function's run-time dependencies (lambdas/requirements.txt), at the lock's versions.
+FUNCTION_REQUIREMENTS = ROOT / "lambdas" / "requirements.txt"
+LOCK = ROOT / "requirements.lock"
+STAND_IN_LABEL = "kinesis-export.python-version"
+
+
+class SamInvokeFailed(RuntimeError):
+    """An ordinary failure of `make sam-invoke`: str() is its one line."""
+
+
+def docker(*arguments: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(["docker", *arguments], capture_output=True, text=True, check=check, timeout=600)
+    except FileNotFoundError:
+        raise SamInvokeFailed("docker: not found: install Docker (README, Local invocation with SAM)") from None
+    except subprocess.CalledProcessError as error:
+        raise SamInvokeFailed(f"docker {arguments[0]} failed: {error.stderr.strip().splitlines()[-1:]}") from None
+
+
+def engine_running() -> None:
+    if docker("info", "--format", "{{.ServerVersion}}", check=False).returncode != 0:
+        raise SamInvokeFailed(
+            "no container engine is running: start Docker (sam/engine.sh installs and starts one, as root), "
+            "then make sam-invoke"
+        )
+
+
+def host_architecture() -> str:
+    return "arm64" if platform.machine() in {"aarch64", "arm64"} else "x86_64"
+
+
+def base_image(runtime: str, architecture: str) -> tuple[str, str]:
+    """The base image SAM builds from, present on this machine, and its Python version (X.Y).
+
+    AWS's image when it is here or can be pulled; otherwise the stand-in, built once and kept.
+    """
+    image = f"public.ecr.aws/lambda/python:{runtime.removeprefix('python')}-{architecture}"
+    if docker("image", "inspect", image, check=False).returncode != 0:
+        pulled = docker("pull", image, check=False).returncode == 0
+        if not pulled:
+            built = subprocess.run([str(BASE_IMAGE_SCRIPT), image, str(UV)], check=False)
+            if built.returncode != 0:
+                raise SamInvokeFailed(f"no base image {image}: it could not be pulled, nor a stand-in built")
+    label = docker("image", "inspect", "--format", f'{{{{ index .Config.Labels "{STAND_IN_LABEL}" }}}}', image)
+    version = label.stdout.strip()
+    return image, version if re.fullmatch(r"\d+\.\d+", version) else runtime.removeprefix("python")
+
+
+def dependency_layer(directory: Path, python_version: str, architecture: str) -> Path:
+    """The function's dependency set at the lock's versions, with their hashes, for the image's Python and
+    architecture: a local layer (its python/ folder is on the function's path)."""
+    platform_tag = f"{'aarch64' if architecture == 'arm64' else 'x86_64'}-manylinux_2_28"
+    target = ["--python-version", python_version, "--python-platform", platform_tag]
+    requirements = directory / "requirements.txt"
+    compile_ = ["pip", "compile", "--quiet", "--generate-hashes", *target, "-c", str(LOCK), "-o", str(requirements)]
+    subprocess.run([str(UV), *compile_, str(FUNCTION_REQUIREMENTS)], check=True)
+    layer = directory / "layer"
+    install = ["pip", "install", "--quiet", "--require-hashes", "--no-deps", *target, "--target", str(layer / "python")]
+    subprocess.run([str(UV), *install, "-r", str(requirements)], check=True)
+    return layer
+
+
+def local_template(template_file: Path, function_id: str, layer: Path, architecture: str, out: Path) -> Path:
+    """The synthesized template as SAM runs it here: the local layer for AWS's, this machine's architecture,
+    and AWS_ENDPOINT_URL declared (SAM only sets variables a template declares)."""
+    template = json.loads(template_file.read_text(encoding="utf-8"))
+    properties = template["Resources"][function_id]["Properties"]
+    properties["Architectures"] = [architecture]
+    properties["Layers"] = [{"Ref": "LocalDependencies"}]
+    properties.setdefault("Environment", {}).setdefault("Variables", {})["AWS_ENDPOINT_URL"] = ""
+    template["Resources"]["LocalDependencies"] = {
+        "Type": "AWS::Serverless::LayerVersion",
+        "Properties": {"ContentUri": str(layer), "CompatibleRuntimes": [properties["Runtime"]]},
+    }
+    template["Transform"] = "AWS::Serverless-2016-10-31"
+    # The asset's path is relative to the template's folder.
+    for resource in template["Resources"].values():
+        metadata = resource.get("Metadata", {})
+        if "aws:asset:path" in metadata:
+            metadata["aws:asset:path"] = str((template_file.parent / metadata["aws:asset:path"]).resolve())
+    out.write_text(json.dumps(template), encoding="utf-8")
+    return out
+
+
+@dataclass
+class SamRun:
+    """What one `sam local invoke` gave: the function's answer, and what reached the stream and the rejects queue."""
+
+    image: str
+    architecture: str
+    python_version: str
+    answer: dict[str, Any] | None
+    records: list[StreamRecord]
+    rejects: list[dict[str, Any]]
+    output: str
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make sam-invoke", description=__doc__.splitlines()[0])
+    parser.add_argument("--template", type=Path, required=True, help="a synthesized template (cdk.out)")
+    parser.add_argument("--config", type=Path, default=ROOT / "destinations" / "example.json")
+    parser.add_argument("--event", type=Path, default=ROOT / "events" / "sqs-segment-events.json")
+    parser.add_argument("--function", default="ExportFunction", help="the function's logical ID")
+    args = parser.parse_args(argv)
+    try:
+        run = run_with_sam(args.template, args.config, args.event, args.function)
+    except (SamInvokeFailed, MotoMissing) as error:
+        print(error, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(f"function's answer: {json.dumps(run.answer) if run.answer is not None else '(none)'}")
+    if run.answer is None:
+        print(run.output[-3000:], file=sys.stderr)
+        return 1
+    for record in run.records:
+        print(f"{record.shard_id}  partition key {record.partition_key}")
+        print(json.dumps(record.json(), indent=2, ensure_ascii=False), end="\n\n")
+    print(f"{len(run.records)} records on the stream, {len(run.rejects)} rejected")
+    return 1 if run.answer.get("batchItemFailures") else 0
+
+
+def run_with_sam(template_file: Path, config_file: Path, event: Path, function_id: str) -> SamRun:
+    """Invoke the template's function with `sam local invoke` on `event`, against moto's server."""
+    if not template_file.exists():
+        raise SamInvokeFailed(f"{template_file}: no such template: make synth first")
+    if not SAM_PYTHON.exists():
+        raise SamInvokeFailed("SAM CLI is not installed: make sam-invoke installs it (.venv-sam)")
+    engine_running()
+    config = load_config(config_file)
+    template = json.loads(template_file.read_text(encoding="utf-8"))
+    runtime = template["Resources"][function_id]["Properties"]["Runtime"]
+    architecture = host_architecture()
+    image, python_version = base_image(runtime, architecture)
+    with tempfile.TemporaryDirectory(prefix="kinesis-export-sam-") as scratch, moto_server() as endpoint:
+        work = Path(scratch)
+        layer = dependency_layer(work, python_version, architecture)
+        local = local_template(template_file, function_id, layer, architecture, work / "template.json")
+        kinesis = _client("kinesis", endpoint)
+        sqs = _client("sqs", endpoint)
+        kinesis.create_stream(StreamName=config.stream.name, ShardCount=1)
+        rejects_url = sqs.create_queue(QueueName=f"{config.name}-rejects")["QueueUrl"]
+        variables = {function_id: {"AWS_ENDPOINT_URL": endpoint, "REJECTS_QUEUE_URL": rejects_url}}
+        env_vars = work / "env.json"
+        env_vars.write_text(json.dumps(variables), encoding="utf-8")
+        print(
+            f"sam local invoke {function_id} in {image} ({architecture}, Python {python_version}) on {event.name}, "
+            f"against moto's server on {endpoint}",
+            file=sys.stderr,
+        )
+        invoke = ["local", "invoke", function_id, "-t", str(local), "-e", str(event), "--env-vars", str(env_vars)]
+        # On the host's network (sam/sam_host_network.py), with the base image as it is here.
+        options = ["--docker-network", "host", "--skip-pull-image", "--region", REGION]
+        finished = subprocess.run(
+            [str(SAM_PYTHON), str(SAM_HOST_NETWORK), *invoke, *options],
+            capture_output=True,
+            text=True,
+            env=_sam_environment(),
+            check=False,
+        )
+        # SAM prints the function's answer alone on stdout; its own lines and the function's logs go to stderr.
+        answer = json.loads(finished.stdout) if finished.returncode == 0 and finished.stdout.strip() else None
+        return SamRun(
+            image,
+            architecture,
+            python_version,
+            answer,
+            read_stream(kinesis, config.stream.name),
+            receive_all(sqs, rejects_url),
+            finished.stdout + finished.stderr,
+        )
+
+
+def _client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _sam_environment() -> dict[str, str]:
+    """SAM's environment: local credentials (it hands them to the function), no telemetry, no AWS config."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    return {
+        **environment,
+        **LOCAL_CREDENTIALS,
+        "AWS_REGION": REGION,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "SAM_CLI_TELEMETRY": "0",
+        "SAM_CLI_CONTAINER_CONNECTION_TIMEOUT": "60",
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
