@@ -1,4 +1,4 @@
-"""`make sam-invoke`: the synthesized function run by SAM CLI in a container, against a local Kinesis, offline.
+"""`make sam-invoke`: the synthesized function run by SAM CLI in a container, against a local Kinesis, without AWS.
 
 `sam local invoke` runs the function's packaged code (the template's asset) in Lambda's Python base
 image with SAM's runtime interface emulator. What it needs and would fetch, this prepares locally:
@@ -27,7 +27,7 @@ from typing import Any
 
 import boto3
 
-from kinesis_export.config import load_config
+from kinesis_export.config import ConfigError, DestinationConfig, load_config
 from kinesis_export_cli.local import (
     LOCAL_CREDENTIALS,
     MotoMissing,
@@ -58,6 +58,8 @@ def docker(*arguments: str, check: bool = True) -> subprocess.CompletedProcess[s
         return subprocess.run(["docker", *arguments], capture_output=True, text=True, check=check, timeout=600)
     except FileNotFoundError:
         raise SamInvokeFailed("docker: not found: install Docker (README, Local invocation with SAM)") from None
+    except subprocess.TimeoutExpired:
+        raise SamInvokeFailed(f"docker {arguments[0]} did not finish in 600 seconds") from None
     except subprocess.CalledProcessError as error:
         raise SamInvokeFailed(f"docker {arguments[0]} failed: {error.stderr.strip().splitlines()[-1:]}") from None
 
@@ -98,10 +100,12 @@ def dependency_layer(directory: Path, python_version: str, architecture: str) ->
     target = ["--python-version", python_version, "--python-platform", platform_tag]
     requirements = directory / "requirements.txt"
     compile_ = ["pip", "compile", "--quiet", "--generate-hashes", *target, "-c", str(LOCK), "-o", str(requirements)]
-    subprocess.run([str(UV), *compile_, str(FUNCTION_REQUIREMENTS)], check=True)
     layer = directory / "layer"
     install = ["pip", "install", "--quiet", "--require-hashes", "--no-deps", *target, "--target", str(layer / "python")]
-    subprocess.run([str(UV), *install, "-r", str(requirements)], check=True)
+    # uv reads the package index (PyPI) unless its cache holds the lock's files; its own error is on stderr.
+    for command in ([*compile_, str(FUNCTION_REQUIREMENTS)], [*install, "-r", str(requirements)]):
+        if subprocess.run([str(UV), *command], check=False).returncode != 0:
+            raise SamInvokeFailed(f"the function's dependency layer was not built: uv {' '.join(command[:2])} failed")
     return layer
 
 
@@ -143,16 +147,16 @@ class SamRun:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make sam-invoke", description=__doc__.splitlines()[0])
     parser.add_argument("--template", type=Path, required=True, help="a synthesized template (cdk.out)")
-    parser.add_argument("--config", type=Path, default=ROOT / "destinations" / "example.json")
     parser.add_argument("--event", type=Path, default=ROOT / "events" / "sqs-segment-events.json")
     parser.add_argument("--function", default="ExportFunction", help="the function's logical ID")
     args = parser.parse_args(argv)
     try:
-        run = run_with_sam(args.template, args.config, args.event, args.function)
-    except (SamInvokeFailed, MotoMissing) as error:
+        run = run_with_sam(args.template, args.event, args.function)
+    except (SamInvokeFailed, MotoMissing, ConfigError) as error:
         print(error, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
         return 130
     print(f"function's answer: {json.dumps(run.answer) if run.answer is not None else '(none)'}")
     if run.answer is None:
@@ -165,24 +169,37 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if run.answer.get("batchItemFailures") else 0
 
 
-def run_with_sam(template_file: Path, config_file: Path, event: Path, function_id: str) -> SamRun:
+def function_config(template_file: Path, template: dict[str, Any], function_id: str) -> DestinationConfig:
+    """The destination config the function reads: the one packaged in its asset (DESTINATION_CONFIG_FILE)."""
+    resource = template["Resources"][function_id]
+    asset = template_file.parent / resource["Metadata"]["aws:asset:path"]
+    return load_config(asset / resource["Properties"]["Environment"]["Variables"]["DESTINATION_CONFIG_FILE"])
+
+
+def run_with_sam(template_file: Path, event: Path, function_id: str) -> SamRun:
     """Invoke the template's function with `sam local invoke` on `event`, against moto's server."""
     if not template_file.exists():
         raise SamInvokeFailed(f"{template_file}: no such template: make synth first")
+    if not event.is_file():
+        raise SamInvokeFailed(f"{event}: no such event file")
     if not SAM_PYTHON.exists():
         raise SamInvokeFailed("SAM CLI is not installed: make sam-invoke installs it (.venv-sam)")
+    try:
+        template = json.loads(template_file.read_text(encoding="utf-8"))
+        runtime = template["Resources"][function_id]["Properties"]["Runtime"]
+        config = function_config(template_file, template, function_id)
+    except (ValueError, KeyError, TypeError):
+        raise SamInvokeFailed(f"{template_file}: not a synthesized template with a function {function_id}") from None
     engine_running()
-    config = load_config(config_file)
-    template = json.loads(template_file.read_text(encoding="utf-8"))
-    runtime = template["Resources"][function_id]["Properties"]["Runtime"]
     architecture = host_architecture()
     image, python_version = base_image(runtime, architecture)
     with tempfile.TemporaryDirectory(prefix="kinesis-export-sam-") as scratch, moto_server() as endpoint:
         work = Path(scratch)
         layer = dependency_layer(work, python_version, architecture)
         local = local_template(template_file, function_id, layer, architecture, work / "template.json")
-        kinesis = _client("kinesis", endpoint)
-        sqs = _client("sqs", endpoint)
+        # The function writes to its config's region when the config names one, else to SAM's.
+        kinesis = _client("kinesis", endpoint, config.stream.region or REGION)
+        sqs = _client("sqs", endpoint, REGION)
         kinesis.create_stream(StreamName=config.stream.name, ShardCount=1)
         rejects_url = sqs.create_queue(QueueName=f"{config.name}-rejects")["QueueUrl"]
         variables = {function_id: {"AWS_ENDPOINT_URL": endpoint, "REJECTS_QUEUE_URL": rejects_url}}
@@ -216,11 +233,11 @@ def run_with_sam(template_file: Path, config_file: Path, event: Path, function_i
         )
 
 
-def _client(service: str, endpoint: str) -> Any:
+def _client(service: str, endpoint: str, region: str) -> Any:
     return boto3.client(
         service,  # type: ignore[call-overload]
         endpoint_url=endpoint,
-        region_name=REGION,
+        region_name=region,
         aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     )

@@ -41,7 +41,7 @@ def test_sam_runs_the_function_in_a_container_and_its_records_reach_the_stream(e
     assert len(sample["Records"]) == 6
 
     # when SAM CLI invokes the synthesized function with it, in its container
-    run = run_with_sam(example.outdir / f"{EXAMPLE}.template.json", EXAMPLE_CONFIG, SAMPLE_EVENT, "ExportFunction")
+    run = run_with_sam(example.outdir / f"{EXAMPLE}.template.json", SAMPLE_EVENT, "ExportFunction")
 
     # then the function answers that nothing failed, the invalid messages are parked as rejects,
     assert run.answer == {"batchItemFailures": []}, run.output[-3000:]
