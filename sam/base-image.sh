@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # A stand-in for AWS's Lambda Python base image, for `make sam-invoke` where no container registry can be
 # reached: Debian 12's minimal system and Python 3.11 (debootstrap, from Debian's packages), the runtime
-# interface client from PyPI (sam/runtime.lock, with hashes) and a bootstrap as AWS's images have. It is
-# tagged with the base image's own name, so that SAM CLI builds its invocation image from it.
-#   sam/base-image.sh IMAGE UV        e.g. public.ecr.aws/lambda/python:3.14-x86_64 .venv/bin/uv
+# interface client from PyPI (sam/runtime.lock, with hashes) and a bootstrap as AWS's images have. It has a
+# name of its own, never AWS's: SAM CLI is pointed at it with --invoke-image (cli/kinesis_export_cli/saminvoke.py).
+#   sam/base-image.sh IMAGE UV        e.g. kinesis-export/lambda-python-stand-in:3.14-x86_64 .venv/bin/uv
 # Needs root (debootstrap) and a running Docker engine; does nothing when IMAGE is already there.
 set -euo pipefail
 image=$1

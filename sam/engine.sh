@@ -20,5 +20,6 @@ for _ in $(seq 60); do
     fi
     sleep 1
 done
-echo "dockerd did not start: /tmp/kinesis-export-dockerd.log" >&2
+echo "dockerd did not start within a minute; the end of its log (/tmp/kinesis-export-dockerd.log):" >&2
+tail -n 5 /tmp/kinesis-export-dockerd.log >&2
 exit 1

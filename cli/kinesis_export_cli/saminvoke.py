@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ REGION = "us-east-1"
 # The function's run-time dependencies (lambdas/requirements.txt), at the lock's versions.
 FUNCTION_REQUIREMENTS = ROOT / "lambdas" / "requirements.txt"
 LOCK = ROOT / "requirements.lock"
+STAND_IN_REPOSITORY = "kinesis-export/lambda-python-stand-in"
 STAND_IN_LABEL = "kinesis-export.python-version"
 
 
@@ -76,21 +76,40 @@ def host_architecture() -> str:
     return "arm64" if platform.machine() in {"aarch64", "arm64"} else "x86_64"
 
 
-def base_image(runtime: str, architecture: str) -> tuple[str, str]:
-    """The base image SAM builds from, present on this machine, and its Python version (X.Y).
+@dataclass(frozen=True)
+class BaseImage:
+    """The image SAM builds the function's container from, and the Python it runs."""
 
-    AWS's image when it is here or can be pulled; otherwise the stand-in, built once and kept.
+    name: str
+    python_version: str
+    stand_in: bool
+
+
+def base_image(runtime: str, architecture: str) -> BaseImage:
+    """AWS's base image when it is here or can be pulled; otherwise the stand-in, built once and kept.
+
+    The stand-in has a name of its own (SAM is pointed at it with --invoke-image): AWS's name stays AWS's,
+    so that the real image is used as soon as it can be pulled.
     """
-    image = f"public.ecr.aws/lambda/python:{runtime.removeprefix('python')}-{architecture}"
-    if docker("image", "inspect", image, check=False).returncode != 0:
-        pulled = docker("pull", image, check=False).returncode == 0
-        if not pulled:
-            built = subprocess.run([str(BASE_IMAGE_SCRIPT), image, str(UV)], check=False)
-            if built.returncode != 0:
-                raise SamInvokeFailed(f"no base image {image}: it could not be pulled, nor a stand-in built")
-    label = docker("image", "inspect", "--format", f'{{{{ index .Config.Labels "{STAND_IN_LABEL}" }}}}', image)
-    version = label.stdout.strip()
-    return image, version if re.fullmatch(r"\d+\.\d+", version) else runtime.removeprefix("python")
+    version = runtime.removeprefix("python")
+    aws = f"public.ecr.aws/lambda/python:{version}-{architecture}"
+    if docker("image", "inspect", aws, check=False).returncode == 0 or _pulled(aws):
+        return BaseImage(aws, version, stand_in=False)
+    stand_in = f"{STAND_IN_REPOSITORY}:{version}-{architecture}"
+    built = subprocess.run([str(BASE_IMAGE_SCRIPT), stand_in, str(UV)], check=False)
+    if built.returncode != 0:
+        raise SamInvokeFailed(f"no base image: {aws} could not be pulled, and no stand-in could be built")
+    label = docker("image", "inspect", "--format", f'{{{{ index .Config.Labels "{STAND_IN_LABEL}" }}}}', stand_in)
+    return BaseImage(stand_in, label.stdout.strip(), stand_in=True)
+
+
+def _pulled(image: str) -> bool:
+    try:
+        # Where no registry answers the pull fails at once; a network that drops packets is given a minute.
+        pull = subprocess.run(["docker", "pull", "--quiet", image], capture_output=True, check=False, timeout=60)
+    except subprocess.TimeoutExpired:
+        return False
+    return pull.returncode == 0
 
 
 def dependency_layer(directory: Path, python_version: str, architecture: str) -> Path:
@@ -192,10 +211,10 @@ def run_with_sam(template_file: Path, event: Path, function_id: str) -> SamRun:
         raise SamInvokeFailed(f"{template_file}: not a synthesized template with a function {function_id}") from None
     engine_running()
     architecture = host_architecture()
-    image, python_version = base_image(runtime, architecture)
+    image = base_image(runtime, architecture)
     with tempfile.TemporaryDirectory(prefix="kinesis-export-sam-") as scratch, moto_server() as endpoint:
         work = Path(scratch)
-        layer = dependency_layer(work, python_version, architecture)
+        layer = dependency_layer(work, image.python_version, architecture)
         local = local_template(template_file, function_id, layer, architecture, work / "template.json")
         # The function writes to its config's region when the config names one, else to SAM's.
         kinesis = _client("kinesis", endpoint, config.stream.region or REGION)
@@ -206,13 +225,16 @@ def run_with_sam(template_file: Path, event: Path, function_id: str) -> SamRun:
         env_vars = work / "env.json"
         env_vars.write_text(json.dumps(variables), encoding="utf-8")
         print(
-            f"sam local invoke {function_id} in {image} ({architecture}, Python {python_version}) on {event.name}, "
+            f"sam local invoke {function_id} in {image.name} ({architecture}, Python {image.python_version}) "
+            f"on {event.name}, "
             f"against moto's server on {endpoint}",
             file=sys.stderr,
         )
         invoke = ["local", "invoke", function_id, "-t", str(local), "-e", str(event), "--env-vars", str(env_vars)]
         # On the host's network (sam/sam_host_network.py), with the base image as it is here.
         options = ["--docker-network", "host", "--skip-pull-image", "--region", REGION]
+        if image.stand_in:
+            options += ["--invoke-image", image.name]
         finished = subprocess.run(
             [str(SAM_PYTHON), str(SAM_HOST_NETWORK), *invoke, *options],
             capture_output=True,
@@ -223,9 +245,9 @@ def run_with_sam(template_file: Path, event: Path, function_id: str) -> SamRun:
         # SAM prints the function's answer alone on stdout; its own lines and the function's logs go to stderr.
         answer = json.loads(finished.stdout) if finished.returncode == 0 and finished.stdout.strip() else None
         return SamRun(
-            image,
+            image.name,
             architecture,
-            python_version,
+            image.python_version,
             answer,
             read_stream(kinesis, config.stream.name),
             receive_all(sqs, rejects_url),
