@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -48,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kinesis_export_cli.local import LOCAL_CREDENTIALS, MotoMissing
+from kinesis_export_cli.local import LOCAL_CREDENTIALS, moto_server
 
 # The account moto answers for when credentials name none of its own (moto's default).
 DEFAULT_ACCOUNT = "123456789012"
@@ -653,27 +652,16 @@ def _answer_cloudtrail_lookups() -> None:
 @contextmanager
 def local_cloud() -> Iterator[str]:
     """moto's server, extended, on a free loopback port; yields its endpoint URL and stops it after."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        raise MotoMissing("moto's server is not installed: pip install 'kinesis-segment-export[demo]'") from None
-    from moto.moto_api._internal.models import moto_api_backend
+    with moto_server() as endpoint:
+        from moto.moto_api._internal.models import moto_api_backend
 
-    from kinesis_export_cli.local import serialize_kinesis_writes
-
-    extend()
-    serialize_kinesis_writes()
-    # moto's state is the process's: the cloud starts empty, whatever an earlier server here left, and
-    # leaves nothing behind.
-    moto_api_backend.reset()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    _endpoint.append(f"http://{host}:{port}")
-    try:
-        yield _endpoint[-1]
-    finally:
-        _endpoint.pop()
-        server.stop()
+        extend()
+        # moto's state is the process's: the cloud starts empty, whatever an earlier server here left, and
+        # leaves nothing behind.
         moto_api_backend.reset()
+        _endpoint.append(endpoint)
+        try:
+            yield endpoint
+        finally:
+            _endpoint.pop()
+            moto_api_backend.reset()

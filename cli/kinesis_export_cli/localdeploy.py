@@ -200,7 +200,8 @@ def outputs(cloud: Cloud, stack: Stack) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class EventSource:
-    """The deployed event source mapping of a function, and the redrive policy of its queue."""
+    """The deployed event source mapping of a function, and its queue's visibility timeout (the queue's
+    redrive policy is SQS's own to apply, as on AWS)."""
 
     queue_url: str
     queue_arn: str
@@ -208,15 +209,13 @@ class EventSource:
     window_seconds: int
     report_batch_item_failures: bool
     visibility_timeout: int
-    max_receive_count: int | None
 
 
 def event_source(sqs: Any, lambda_client: Any, function_name: str) -> EventSource:
     [mapping] = lambda_client.list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]
     queue_name = mapping["EventSourceArn"].rsplit(":", 1)[-1]
     queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
-    redrive = json.loads(attributes.get("RedrivePolicy") or "{}")
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"]
     return EventSource(
         queue_url=queue_url,
         queue_arn=mapping["EventSourceArn"],
@@ -224,7 +223,6 @@ def event_source(sqs: Any, lambda_client: Any, function_name: str) -> EventSourc
         window_seconds=int(mapping.get("MaximumBatchingWindowInSeconds", 0)),
         report_batch_item_failures="ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []),
         visibility_timeout=int(attributes["VisibilityTimeout"]),
-        max_receive_count=int(redrive["maxReceiveCount"]) if "maxReceiveCount" in redrive else None,
     )
 
 
