@@ -12,7 +12,15 @@ from pathlib import Path
 import boto3
 
 from kinesis_export.config import load_config
-from kinesis_export_cli.local import LOCAL_CREDENTIALS, moto_server, poll_once, read_stream, receive_all
+from kinesis_export_cli.local import (
+    LOCAL_CREDENTIALS,
+    moto_server,
+    poll_once,
+    print_records,
+    print_rejects,
+    read_stream,
+    receive_all,
+)
 
 
 def sample_bodies(events_dir: Path) -> list[str]:
@@ -52,14 +60,9 @@ def demo(config_path: Path, events_dir: Path, verbose: bool) -> int:
             delivered, failed = poll_once(sqs, ingest_url, handler, batch_size=config.ingest.batch_size)
 
         records = read_stream(kinesis, config.stream.name)
-        for record in records:
-            print(f"{record.shard_id}  partition key {record.partition_key}")
-            print(json.dumps(record.json(), indent=2, ensure_ascii=False), end="\n\n")
+        print_records(records)
         rejected = receive_all(sqs, rejects_url)
-        for message in rejected:
-            attributes = message["MessageAttributes"]
-            code = attributes["errorCode"]["StringValue"]
-            print(f"rejected ({code}): {attributes['errorReason']['StringValue']}")
+        print_rejects(rejected)
 
         logs = [json.loads(line) for line in function_output.getvalue().splitlines() if line.startswith("{")]
         summary: dict[str, int] = next((line for line in logs if line.get("message") == "batch exported"), {})

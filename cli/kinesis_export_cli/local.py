@@ -21,6 +21,21 @@ from typing import Any
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
+def local_client(service: str, endpoint: str, region: str, credentials: dict[str, str] | None = None) -> Any:
+    """A boto3 client for moto's server at `endpoint`, signed with `credentials` (the local ones by default)."""
+    import boto3
+
+    credentials = credentials or LOCAL_CREDENTIALS
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
+    )
+
+
 class MotoMissing(RuntimeError):
     """The local runs need moto's server, an optional dependency (the `demo` extra)."""
 
@@ -191,6 +206,20 @@ def read_stream(kinesis: Any, stream_name: str) -> list[StreamRecord]:
                 break
             iterator = page.get("NextShardIterator")
     return records
+
+
+def print_records(records: list[StreamRecord]) -> None:
+    """Each record as the local runs show it: its shard and partition key, then its JSON."""
+    for record in records:
+        print(f"{record.shard_id}  partition key {record.partition_key}")
+        print(json.dumps(record.json(), indent=2, ensure_ascii=False), end="\n\n")
+
+
+def print_rejects(messages: list[dict[str, Any]]) -> None:
+    """Each message of a rejects queue, by its errorCode and errorReason attributes."""
+    for message in messages:
+        attributes = message["MessageAttributes"]
+        print(f"rejected ({attributes['errorCode']['StringValue']}): {attributes['errorReason']['StringValue']}")
 
 
 def receive_all(sqs: Any, queue_url: str) -> list[dict[str, Any]]:

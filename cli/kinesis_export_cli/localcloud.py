@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kinesis_export_cli.local import LOCAL_CREDENTIALS, moto_server
+from kinesis_export_cli.local import local_client, moto_server
 
 # The account moto answers for when credentials name none of its own (moto's default).
 DEFAULT_ACCOUNT = "123456789012"
@@ -100,22 +100,14 @@ def deployed_function(name_or_arn: str, account: str, region: str) -> DeployedFu
     )
 
 
-def function_credentials(endpoint: str, role_arn: str) -> dict[str, str]:
-    """The credentials Lambda would give the function: its execution role's, assumed through the local STS.
+def assumed_credentials(endpoint: str, role_arn: str, session_name: str) -> dict[str, str]:
+    """Credentials of `role_arn`, assumed through the local STS, as environment variables.
 
-    moto answers each request for the account of the credentials it was signed with, so a function
-    deployed in another account reaches that account's queues and streams.
+    moto answers each request for the account of the credentials it was signed with: a role's credentials
+    reach its account's queues and streams. Lambda gives a function its execution role's this way.
     """
-    import boto3
-
-    sts = boto3.client(
-        "sts",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
-    assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName="local-function")["Credentials"]
+    sts = local_client("sts", endpoint, "us-east-1")
+    assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
     return {
         "AWS_ACCESS_KEY_ID": assumed["AccessKeyId"],
         "AWS_SECRET_ACCESS_KEY": assumed["SecretAccessKey"],
@@ -133,7 +125,7 @@ def invoke(function: DeployedFunction, event: Any, endpoint: str) -> Any:
     """
     environment = {
         **function.environment,
-        **function_credentials(endpoint, function.role),
+        **assumed_credentials(endpoint, function.role, "local-function"),
         "AWS_REGION": function.region,
         "AWS_DEFAULT_REGION": function.region,
         "AWS_LAMBDA_FUNCTION_NAME": function.name,
@@ -208,6 +200,7 @@ def extend() -> None:
         _run_custom_resources_in_line()
         _execute_change_sets_in_order()
         _record_event_source_mappings_only()
+        _leave_out_foreign_layers()
         _answer_cloudtrail_lookups()
         _extended = True
 
@@ -221,7 +214,22 @@ def _add_models() -> None:
     from moto.sqs.models import sqs_backends
     from moto.utilities.utils import get_partition
 
-    class MetricAlarm(CloudFormationModel):
+    class AddedModel:
+        """What the added models share: no name property, no attribute, created at once. A mixin: moto finds
+        its models among CloudFormationModel's direct subclasses."""
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return False
+
+        def is_created(self) -> bool:
+            return True
+
+    class MetricAlarm(AddedModel, CloudFormationModel):
         """AWS::CloudWatch::Alarm on one metric (the form the export stacks use), through moto's CloudWatch."""
 
         def __init__(self, alarm: Any) -> None:
@@ -278,26 +286,15 @@ def _add_models() -> None:
         ) -> None:
             cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
 
-        def is_created(self) -> bool:
-            return True
-
-    class QueuePolicy(CloudFormationModel):
+    class QueuePolicy(AddedModel, CloudFormationModel):
         """AWS::SQS::QueuePolicy: the policy document set as each named queue's Policy attribute."""
 
         def __init__(self, queue_names: list[str]) -> None:
             self.queue_names = queue_names
 
         @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
         def cloudformation_type() -> str:
             return "AWS::SQS::QueuePolicy"
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return False
 
         @property
         def physical_resource_id(self) -> str:
@@ -308,7 +305,7 @@ def _add_models() -> None:
             cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
         ) -> QueuePolicy:
             properties = cloudformation_json["Properties"]
-            names = [url.rstrip("/").rsplit("/", 1)[-1] for url in properties["Queues"]]
+            names = [_queue_name(url) for url in properties["Queues"]]
             backend = sqs_backends[account_id][region_name]
             for name in names:
                 backend.set_queue_attributes(name, {"Policy": json.dumps(properties["PolicyDocument"])})
@@ -319,31 +316,19 @@ def _add_models() -> None:
             cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
         ) -> None:
             backend = sqs_backends[account_id][region_name]
-            for url in cloudformation_json["Properties"]["Queues"]:
-                name = url.rstrip("/").rsplit("/", 1)[-1]
+            for name in map(_queue_name, cloudformation_json["Properties"]["Queues"]):
                 if name in backend.queues:
                     backend.set_queue_attributes(name, {"Policy": ""})
 
-        def is_created(self) -> bool:
-            return True
-
-    class BucketPolicy(CloudFormationModel):
+    class BucketPolicy(AddedModel, CloudFormationModel):
         """AWS::S3::BucketPolicy: the policy document set on the named bucket."""
 
         def __init__(self, bucket: str) -> None:
             self.bucket = bucket
 
         @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
         def cloudformation_type() -> str:
             return "AWS::S3::BucketPolicy"
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return False
 
         @property
         def physical_resource_id(self) -> str:
@@ -365,9 +350,6 @@ def _add_models() -> None:
             bucket = cloudformation_json["Properties"]["Bucket"]
             s3_backends[account_id][get_partition(region_name)].delete_bucket_policy(bucket)
 
-        def is_created(self) -> bool:
-            return True
-
     # Policies are recorded, not enforced, as IAM is not: moto would judge a bucket policy without its
     # conditions, so the TLS-only policies of the export and bootstrap stacks would refuse every request
     # on the local cloud's plain HTTP.
@@ -376,6 +358,11 @@ def _add_models() -> None:
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
+
+
+def _queue_name(url: str) -> str:
+    """A queue's name, from its URL (a template's Ref to a queue)."""
+    return url.rstrip("/").rsplit("/", 1)[-1]
 
 
 class ResourceFailed(Exception):
@@ -523,11 +510,16 @@ def _execute_change_sets_in_order() -> None:
     def execute(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
         # moto finds a change set by its name alone, across stacks; the CLI names every one the same.
         change_set = next(
-            c
-            for c in self.change_sets.values()
-            if change_set_name == c.change_set_id
-            or (change_set_name == c.change_set_name and stack_name in (None, c.stack_name, c.stack_id))
+            (
+                c
+                for c in self.change_sets.values()
+                if change_set_name == c.change_set_id
+                or (change_set_name == c.change_set_name and stack_name in (None, c.stack_name, c.stack_id))
+            ),
+            None,
         )
+        if change_set is None:
+            return execute_change_set(self, change_set_name, stack_name)  # moto's own error for an unknown one
         stack = self.stacks[change_set.stack_id]
         try:
             execute_change_set(self, change_set.change_set_id, stack_name)
@@ -574,7 +566,7 @@ def _execute_change_sets_in_order() -> None:
 
 
 def _fail(stack: Any, change_set: Any, failure: ResourceFailed) -> None:
-    """Mark the stack failed, with the resource's reason, as CloudFormation reports a failed creation."""
+    """Mark the stack failed, with the resource's reason, as CloudFormation reports a failed creation or update."""
     from moto.cloudformation.models import Event
 
     stack.events.append(
@@ -622,10 +614,9 @@ def _dependency_order(resources: Mapping[str, Any], names: list[str]) -> list[st
     return ordered
 
 
-def _record_event_source_mappings_only() -> None:
+def _leave_out_foreign_layers() -> None:
     from moto.awslambda.models import LambdaFunction
     from moto.awslambda.utils import get_backend
-    from moto.sqs.models import Queue
 
     def known_layers(self: Any, arns: list[str]) -> list[dict[str, Any]]:
         # A layer of another account (AWS's public Powertools layer) is not in the local cloud: moto leaves it
@@ -635,6 +626,10 @@ def _record_event_source_mappings_only() -> None:
         return [{"Arn": version.arn, "CodeSize": version.code_size} for version in versions if version]
 
     LambdaFunction._get_layers_data = known_layers  # type: ignore[method-assign,assignment]
+
+
+def _record_event_source_mappings_only() -> None:
+    from moto.sqs.models import Queue
 
     # moto runs a queue's mappings on every SendMessage, in Docker: a queue that never holds one leaves
     # the messages to the local deploy's poller, which follows the mapping's settings.

@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from kinesis_export_cli.demo import sample_bodies
 from kinesis_export_cli.local import (
     LOCAL_CREDENTIALS,
     MotoMissing,
     StreamRecord,
+    local_client,
+    print_records,
+    print_rejects,
     read_stream,
     receive_all,
     sqs_lambda_event,
@@ -40,6 +41,7 @@ from kinesis_export_cli.localcloud import (
     LOG_TAIL_LINES,
     DeployedFunction,
     FunctionError,
+    assumed_credentials,
     deployed_function,
     invoke,
     local_cloud,
@@ -76,35 +78,17 @@ class Cloud:
         if account == DEFAULT_ACCOUNT:
             return dict(LOCAL_CREDENTIALS)
         if account not in self._credentials:
-            # moto answers for the account of the role whose credentials sign a request.
-            assumed = self.client("sts", DEFAULT_ACCOUNT, REGION).assume_role(
-                RoleArn=f"arn:aws:iam::{account}:role/local-operator", RoleSessionName="local-deploy"
-            )["Credentials"]
-            self._credentials[account] = {
-                "AWS_ACCESS_KEY_ID": assumed["AccessKeyId"],
-                "AWS_SECRET_ACCESS_KEY": assumed["SecretAccessKey"],
-                "AWS_SESSION_TOKEN": assumed["SessionToken"],
-            }
+            # An operator's role in that account: moto answers for the account of the credentials.
+            role = f"arn:aws:iam::{account}:role/local-operator"
+            self._credentials[account] = assumed_credentials(self.endpoint, role, "local-deploy")
         return self._credentials[account]
 
     def client(self, service: str, account: str = DEFAULT_ACCOUNT, region: str = REGION) -> Any:
-        credentials = self.credentials(account)
-        return boto3.client(
-            service,  # type: ignore[call-overload]
-            endpoint_url=self.endpoint,
-            region_name=region,
-            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
-        )
+        return local_client(service, self.endpoint, region, self.credentials(account))
 
     def cli_environment(self, account: str = DEFAULT_ACCOUNT, region: str = REGION) -> dict[str, str]:
         """The environment the aws-cdk CLI runs in: the local cloud as AWS, and nothing of the operator's."""
-        environment = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("AWS_", "CDK_")) and name not in {"AWS_PROFILE"}
-        }
+        environment = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "CDK_"))}
         return {
             **environment,
             **self.credentials(account),
@@ -346,21 +330,18 @@ def run_samples(cloud: Cloud, stack: Stack, stack_outputs: dict[str, str], bodie
 
 
 def show(run: Run) -> None:
-    for record in run.records:
-        print(f"{record.shard_id}  partition key {record.partition_key}")
-        print(json.dumps(record.json(), indent=2, ensure_ascii=False), end="\n\n")
-    for message in run.rejects:
-        attributes = message["MessageAttributes"]
-        print(f"rejected ({attributes['errorCode']['StringValue']}): {attributes['errorReason']['StringValue']}")
+    print_records(run.records)
+    print_rejects(run.rejects)
     for number, invocation in enumerate(run.invocations, 1):
         if invocation.error:
             print(f"invocation {number} failed: {invocation.error}")
+    summary = run.summary()
     print(
-        f"\n{run.stack.name}: {run.sent} messages sent to the deployed ingest queue; "
-        f"{len(run.invocations)} invocation(s) of the deployed function "
-        f"({sum(i.failed for i in run.invocations)} message failure(s)); "
-        f"{len(run.records)} records on stream {run.outputs['StreamName']}, {len(run.rejects)} rejected, "
-        f"{run.dead_letters} in the dead-letter queue"
+        f"\n{run.stack.name}: {summary['sent']} messages sent to the deployed ingest queue; "
+        f"{summary['invocations']} invocation(s) of the deployed function "
+        f"({summary['message failures']} message failure(s)); "
+        f"{summary['records']} records on stream {run.outputs['StreamName']}, {summary['rejected']} rejected, "
+        f"{summary['dead letters']} in the dead-letter queue"
     )
 
 

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from kinesis_export.config import ConfigError, DestinationConfig, load_config
 from kinesis_export_cli.local import (
     LOCAL_CREDENTIALS,
     MotoMissing,
     StreamRecord,
+    local_client,
     moto_server,
+    print_records,
     read_stream,
     receive_all,
 )
@@ -181,9 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     if run.answer is None:
         print(run.output[-3000:], file=sys.stderr)
         return 1
-    for record in run.records:
-        print(f"{record.shard_id}  partition key {record.partition_key}")
-        print(json.dumps(record.json(), indent=2, ensure_ascii=False), end="\n\n")
+    print_records(run.records)
     print(f"{len(run.records)} records on the stream, {len(run.rejects)} rejected")
     return 1 if run.answer.get("batchItemFailures") else 0
 
@@ -217,8 +215,8 @@ def run_with_sam(template_file: Path, event: Path, function_id: str) -> SamRun:
         layer = dependency_layer(work, image.python_version, architecture)
         local = local_template(template_file, function_id, layer, architecture, work / "template.json")
         # The function writes to its config's region when the config names one, else to SAM's.
-        kinesis = _client("kinesis", endpoint, config.stream.region or REGION)
-        sqs = _client("sqs", endpoint, REGION)
+        kinesis = local_client("kinesis", endpoint, config.stream.region or REGION)
+        sqs = local_client("sqs", endpoint, REGION)
         kinesis.create_stream(StreamName=config.stream.name, ShardCount=1)
         rejects_url = sqs.create_queue(QueueName=f"{config.name}-rejects")["QueueUrl"]
         variables = {function_id: {"AWS_ENDPOINT_URL": endpoint, "REJECTS_QUEUE_URL": rejects_url}}
@@ -243,7 +241,7 @@ def run_with_sam(template_file: Path, event: Path, function_id: str) -> SamRun:
             check=False,
         )
         # SAM prints the function's answer alone on stdout; its own lines and the function's logs go to stderr.
-        answer = json.loads(finished.stdout) if finished.returncode == 0 and finished.stdout.strip() else None
+        answer = _answer(finished.stdout) if finished.returncode == 0 else None
         return SamRun(
             image.name,
             architecture,
@@ -255,14 +253,13 @@ def run_with_sam(template_file: Path, event: Path, function_id: str) -> SamRun:
         )
 
 
-def _client(service: str, endpoint: str, region: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+def _answer(stdout: str) -> dict[str, Any] | None:
+    """The function's answer as SAM printed it, or None when there is none (or not a JSON object)."""
+    try:
+        answer = json.loads(stdout)
+    except ValueError:
+        return None
+    return answer if isinstance(answer, dict) else None
 
 
 def _sam_environment() -> dict[str, str]:

@@ -12,10 +12,9 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-from kinesis_export_cli.local import LOCAL_CREDENTIALS
+from kinesis_export_cli.local import local_client
 from kinesis_export_cli.localcloud import DeployedFunction, FunctionError, invoke, local_cloud
 
 REGION = "us-east-1"
@@ -51,13 +50,7 @@ def cloud() -> Iterator[str]:
 
 
 def _client(endpoint: str, service: str) -> Any:
-    return boto3.client(
-        service,  # type: ignore[call-overload]
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    return local_client(service, endpoint, REGION)
 
 
 def _deploy(endpoint: str, name: str, resources: dict[str, Any], outputs: dict[str, Any] | None = None) -> Any:
