@@ -59,6 +59,11 @@ MAX_POLICIES = 100
 MAX_KEY_CHARS = 256
 # A segment name is copied into every record that carries the segment (includeSegmentNames).
 MAX_SEGMENT_NAME_CHARS = 1_024
+# Kinesis's record size (MaxRecordSizeInKiB): every stream takes 1 MiB; one configured for it, up to 10 MiB.
+MIN_RECORD_SIZE_KIB = 1_024
+MAX_RECORD_SIZE_KIB = 10_240
+# Lambda's limit on a batch from a FIFO queue, which also takes no batching window.
+MAX_FIFO_BATCH_SIZE = 10
 
 
 class ConfigError(ValueError):
@@ -86,6 +91,12 @@ class StreamConfig(_Model):
     kms_key_arn: str | None = Field(
         default=None, alias="kmsKeyArn", pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$"
     )
+    # The largest record the stream takes (data plus partition key), in KiB: 1 MiB unless the stream
+    # is configured for more (Kinesis's MaxRecordSizeInKiB, up to 10 MiB). Sets a created stream's;
+    # for an existing one, says what it takes (`check` and the deploy-time check read it).
+    max_record_size_kib: Annotated[
+        int, Field(ge=MIN_RECORD_SIZE_KIB, le=MAX_RECORD_SIZE_KIB, alias="maxRecordSizeKiB")
+    ] = MIN_RECORD_SIZE_KIB
 
     @field_validator("name")
     @classmethod
@@ -139,12 +150,44 @@ class IdentityMapping(_Model):
 class IngestConfig(_Model):
     """The ingest queue and how Lambda polls it."""
 
+    # A FIFO queue: each message group (the profile) is delivered in order, across batches.
+    fifo: bool = False
     # Defaults for throughput: 500 messages fill one PutRecords call, and a one-second
     # window lets a trickle of events gather into a batch instead of one invocation each.
+    # A FIFO queue's defaults are Lambda's limits for it: 10 messages, no window.
     batch_size: Annotated[int, Field(ge=1, le=10_000, alias="batchSize")] = 500
     max_batching_window_seconds: Annotated[int, Field(ge=0, le=300, alias="maxBatchingWindowSeconds")] = 1
     max_receive_count: Annotated[int, Field(ge=1, le=1000, alias="maxReceiveCount")] = 5
     max_concurrency: Annotated[int, Field(ge=2, le=1000, alias="maxConcurrency")] = 10
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fifo_defaults(cls, value: object) -> object:
+        if isinstance(value, dict) and value.get("fifo") is True:
+            return {"batchSize": MAX_FIFO_BATCH_SIZE, "maxBatchingWindowSeconds": 0, **value}
+        return value
+
+
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+
+
+def _email(value: str) -> str:
+    if len(value) > 254 or not _EMAIL.fullmatch(value):
+        raise ValueError("must be an e-mail address such as ops@example.com")
+    return value
+
+
+class AlarmsConfig(_Model):
+    """Who hears of the alarms, and the latency alarm's threshold."""
+
+    # An existing SNS topic for the alarms' and OK actions; the stack creates one when absent.
+    topic_arn: str | None = Field(
+        default=None, alias="topicArn", pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$"
+    )
+    # Addresses subscribed by e-mail to the stack's own topic (each confirms the subscription once).
+    email: Annotated[list[Annotated[str, AfterValidator(_email)]], Field(max_length=10)] = []
+    # The latency alarm: the 99th percentile of a message's time from the ingest queue to the stream.
+    latency_p99_seconds: Annotated[int, Field(ge=1, le=86_400, alias="latencyP99Seconds")] = 300
 
 
 # The retention periods CloudWatch Logs accepts.
@@ -305,6 +348,7 @@ class DestinationConfig(_Model):
     event_bridge: EventBridgeConfig | None = Field(default=None, alias="eventBridge")
     backfill: BackfillConfig | None = None
     idempotency: IdempotencyConfig | None = Field(default=None, alias="idempotency")
+    alarms: AlarmsConfig = AlarmsConfig()
 
     @field_validator("name")
     @classmethod
@@ -321,7 +365,15 @@ def _conflicts(config: DestinationConfig) -> list[str]:
         problems.append("stream.shards: only for a stream this pipeline creates (stream.create: true)")
     if not config.stream.create and "retention_hours" in config.stream.model_fields_set:
         problems.append("stream.retentionHours: only for a stream this pipeline creates (stream.create: true)")
-    if config.ingest.batch_size > 10 and config.ingest.max_batching_window_seconds < 1:
+    if config.ingest.fifo and config.ingest.batch_size > MAX_FIFO_BATCH_SIZE:
+        problems.append(f"ingest.batchSize: at most {MAX_FIFO_BATCH_SIZE} with ingest.fifo (Lambda's limit for FIFO)")
+    if config.ingest.fifo and config.ingest.max_batching_window_seconds:
+        problems.append("ingest.maxBatchingWindowSeconds: must be 0 with ingest.fifo (Lambda has none for FIFO)")
+    if config.alarms.topic_arn and config.alarms.email:
+        problems.append(
+            "alarms.email: only for the stack's own topic; subscribe to alarms.topicArn where that topic is managed"
+        )
+    if not config.ingest.fifo and config.ingest.batch_size > 10 and config.ingest.max_batching_window_seconds < 1:
         problems.append(
             "ingest.maxBatchingWindowSeconds: must be at least 1 when ingest.batchSize is over 10 (an SQS rule)"
         )

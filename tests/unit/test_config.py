@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kinesis_export.config import ConfigError, Settings, load_config
+from kinesis_export.config import ConfigError, Settings, load_config, parse_config
 from tests.support import EXAMPLE_CONFIG, config_problems
 
 
@@ -120,3 +120,38 @@ def test_settings_problems_are_named():
         "DESTINATION_CONFIG_FILE: required (the path of the destination config file)",
         "WRITER_CONCURRENCY: must be a positive whole number",
     ]
+
+
+def test_a_fifo_ingest_takes_lambdas_fifo_limits_as_its_defaults_and_refuses_more():
+    data = example()
+    data["ingest"] = {"fifo": True}
+    ingest = parse_config(data).ingest
+    assert (ingest.fifo, ingest.batch_size, ingest.max_batching_window_seconds) == (True, 10, 0)
+
+    data["ingest"] = {"fifo": True, "batchSize": 11, "maxBatchingWindowSeconds": 1}
+    assert config_problems(data) == [
+        "ingest.batchSize: at most 10 with ingest.fifo (Lambda's limit for FIFO)",
+        "ingest.maxBatchingWindowSeconds: must be 0 with ingest.fifo (Lambda has none for FIFO)",
+    ]
+
+
+def test_alarm_e_mail_goes_only_to_the_stacks_own_topic_and_must_be_an_address():
+    data = example()
+    data["alarms"] = {"topicArn": "arn:aws:sns:us-east-1:123456789012:on-call", "email": ["ops@example.com"]}
+    assert config_problems(data) == [
+        "alarms.email: only for the stack's own topic; subscribe to alarms.topicArn where that topic is managed"
+    ]
+    data["alarms"] = {"email": ["jane.doe"], "latencyP99Seconds": 0}
+    problems = config_problems(data)
+    assert problems == [
+        "alarms.email[0]: must be an e-mail address such as ops@example.com",
+        "alarms.latencyP99Seconds: Input should be greater than or equal to 1",
+    ]
+    assert not any("jane.doe" in line for line in problems)
+
+
+def test_record_size_defaults_to_every_streams_1_mib_and_goes_up_to_10_mib():
+    data = example()
+    assert parse_config(data).stream.max_record_size_kib == 1024
+    data["stream"]["maxRecordSizeKiB"] = 10_241
+    assert config_problems(data) == ["stream.maxRecordSizeKiB: Input should be less than or equal to 10240"]
