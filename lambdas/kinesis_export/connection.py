@@ -88,10 +88,11 @@ def check_connection(config: DestinationConfig, region: str | None, *, probe: bo
     report.passed.append(f"stream {config.stream.name} is {summary['StreamStatus']} in {stream_region}")
 
     if config.stream.max_record_size_read:
-        problem = _check_max_record_size(kinesis, config, report.stream_arn, stream_region, report.passed)
-        if problem:
-            report.problems.append(problem)
+        ok, line = _check_max_record_size(kinesis, config, report.stream_arn, stream_region)
+        if not ok:
+            report.problems.append(line)
             return report
+        report.passed.append(line)
 
     if probe:
         data = {"kinesisExportProbe": {"destination": config.name, "at": datetime.now(UTC).isoformat()}}
@@ -105,11 +106,11 @@ def check_connection(config: DestinationConfig, region: str | None, *, probe: bo
 
 
 def _check_max_record_size(
-    kinesis: object, config: DestinationConfig, stream_arn: str, region: str, passed: list[str]
-) -> str | None:
-    """A problem when the stream takes smaller records than stream.maxRecordSizeKiB says, else None (and a passed line).
+    kinesis: object, config: DestinationConfig, stream_arn: str, region: str
+) -> tuple[bool, str]:
+    """Whether the stream takes records as large as stream.maxRecordSizeKiB says, and the line saying so.
 
-    The writer would send records the stream refuses: each would fail, and go to the dead-letter queue.
+    If not, the writer would send records the stream refuses: each would fail, and go to the dead-letter queue.
     """
     said = config.stream.max_record_size_kib
     try:
@@ -118,17 +119,16 @@ def _check_max_record_size(
         problem = _denied_or_failed(error, "kinesis:DescribeStreamSummary", region)
         if isinstance(error, ClientError) and _code(error) in DENIED:
             problem += f" (the check reads the stream's largest record with it, as stream.maxRecordSizeKiB is {said})"
-        return problem
+        return False, problem
     # Absent where Kinesis answers without it: every stream takes 1 MiB unless configured for more.
     taken = int(summary.get("MaxRecordSizeInKiB") or MIN_RECORD_SIZE_KIB)
     name = config.stream.name
     if taken < said:
-        return (
+        return False, (
             f"stream.maxRecordSizeKiB: the config says {said} KiB, stream {name!r} takes at most {taken} KiB: "
             "raise it with UpdateMaxRecordSize or lower the setting"
         )
-    passed.append(f"stream {name} takes records of up to {taken} KiB (stream.maxRecordSizeKiB: {said})")
-    return None
+    return True, f"stream {name} takes records of up to {taken} KiB (stream.maxRecordSizeKiB: {said})"
 
 
 def _find_stream(kinesis: object, name: str) -> dict[str, str] | None:
