@@ -26,7 +26,8 @@ to AWS (AWS_ENDPOINT_URL). What it lacks, this module adds, each kept small and 
    A function's update leaves out the layers the local cloud does not hold, as its creation does.
    And CloudTrail's LookupEvents, which the CLI calls after a failed deploy, answers with no events.
 
-IAM is not enforced, streams get one shard and no encryption, functions run on this machine's Python
+IAM is not enforced, streams get one shard and no encryption (but their MaxRecordSizeInKiB, through
+moto_server's own extension, local.take_large_records), functions run on this machine's Python
 and architecture, and layers are not fetched (the function's dependency set is this environment's).
 """
 

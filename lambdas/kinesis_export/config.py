@@ -98,6 +98,15 @@ class StreamConfig(_Model):
         int, Field(ge=MIN_RECORD_SIZE_KIB, le=MAX_RECORD_SIZE_KIB, alias="maxRecordSizeKiB")
     ] = MIN_RECORD_SIZE_KIB
 
+    @property
+    def max_record_size_read(self) -> bool:
+        """Whether the check reads the stream's MaxRecordSizeInKiB (DescribeStreamSummary).
+
+        Only an existing stream's, and only when the config says more than 1 MiB, which every stream
+        takes: the one case the config can be wrong. A created stream's is the stack's to set.
+        """
+        return self.max_record_size_kib > MIN_RECORD_SIZE_KIB and not self.create
+
     @field_validator("name")
     @classmethod
     def _stream_name(cls, value: str) -> str:

@@ -28,11 +28,13 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from .batching import batches
 from .credentials import SecretError
 from .deadline import NOT_STARTED, Calls, Deadline, Late
-from .records import Record
+from .records import ANY_STREAM_RECORD_BYTES, Record
 
-# PutRecords limits: 500 entries and 5 MiB (data plus partition keys) per call.
+# PutRecords limits: 500 entries and 10 MiB (data plus partition keys) per call, on every stream since
+# records of up to 10 MiB came (5 MiB before): https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html
+# A record at a stream's maximum (10 MiB) fills a call alone.
 MAX_RECORDS_PER_CALL = 500
-MAX_BYTES_PER_CALL = 5 * 1024 * 1024
+MAX_BYTES_PER_CALL = 10 * 1024 * 1024
 
 # Entry errors worth another try: the shard was busy, or Kinesis failed inside.
 RETRYABLE_ENTRY_ERRORS = frozenset(
@@ -187,7 +189,11 @@ class KinesisWriter:
 
         A call with no answer by the deadline fails its records for good: the deadline is past.
         """
-        chunks = list(batches(heads, sizes.__getitem__, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL))
+        # A record over 1 MiB goes in a call of its own: should the stream take less than the config says,
+        # Kinesis refuses the whole call (ValidationException), and only that record fails, not its neighbours.
+        alone = [[index] for index in heads if sizes[index] > ANY_STREAM_RECORD_BYTES]
+        shared = [index for index in heads if sizes[index] <= ANY_STREAM_RECORD_BYTES] if alone else heads
+        chunks = alone + list(batches(shared, sizes.__getitem__, MAX_RECORDS_PER_CALL, MAX_BYTES_PER_CALL))
         answers = self._calls.run(lambda chunk: self._put(records, chunk), chunks, deadline)
         unwritten: dict[int, _Unwritten] = {}
         for chunk, answer in zip(chunks, answers, strict=True):

@@ -6,6 +6,7 @@ from typing import Any
 
 from tests.infra.conftest import Assembly
 from tests.infra.templates import (
+    ACCESS,
     ACCESS_KEY,
     ASSUME_ROLE,
     EXAMPLE,
@@ -271,3 +272,25 @@ def test_the_list_streams_acknowledgement_is_only_on_roles_holding_list_streams(
                     assert "AwsSolutions-IAM5[Resource::*]" in held, f"{name} {role_id}"
                 else:
                     assert held == set(), f"{name} {role_id}"
+
+
+def test_only_the_roles_the_check_runs_with_may_describe_the_stream_and_only_when_it_reads_it(
+    assemblies: list[Assembly],
+) -> None:
+    # given every role of every stack; the fixtures' configs say records over 1 MiB in every credentials mode
+    holders = set()
+    for assembly in assemblies:
+        for name, template in assembly.templates.items():
+            for role in of_type(template, "AWS::IAM::Role").values():
+                statements = [
+                    s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]
+                ]
+                if any("kinesis:DescribeStreamSummary" in str(statement["Action"]) for statement in statements):
+                    holders.add((name, role["Metadata"]["aws:cdk:path"].removeprefix(f"{name}/")))
+
+    # then only the check's own role for an existing stream (executionRole) and the access stack's role
+    # (assumeRole) hold DescribeStreamSummary: never an exporter or a backfill, nor a stream the stack creates
+    assert holders == {
+        (EXISTING, "ConnectionCheck/Role/Resource"),
+        (ACCESS, "Role/Resource"),
+    }

@@ -181,7 +181,11 @@ def test_an_assumed_role_destination_deploys_its_access_stack_first_and_writes_a
     # given the partner's stream in its account and region, and the assume-role destination that writes to it
     config = json.loads((FIXTURES / "assume-role.json").read_text(encoding="utf-8"))
     partner_account, exporter_account = "222233334444", config["credentials"]["exporterAccountId"]
-    cloud.client("kinesis", partner_account, "eu-west-1").create_stream(StreamName="partner-segments", ShardCount=1)
+    # (of 4 MiB records, as the config says: the deploy-time check reads it, with the assumed role)
+    assert config["stream"]["maxRecordSizeKiB"] == 4096
+    cloud.client("kinesis", partner_account, "eu-west-1").create_stream(
+        StreamName="partner-segments", ShardCount=1, MaxRecordSizeInKiB=4096
+    )
     stacks = _assembly(cloud, tmp_path, config)
 
     # when both stacks are deployed, in order, each into its own account and region

@@ -282,6 +282,33 @@ def test_a_stack_is_updated_through_a_second_change_set_of_the_same_name(cloud: 
     assert {r["LogicalResourceId"] for r in resources} == {"Queue", "Other"}
 
 
+def test_a_streams_maximum_record_size_is_taken_from_its_template(cloud: str) -> None:
+    # moto_server's large-record extension (kinesis_export_cli.local.take_large_records), through CloudFormation
+    kinesis = _client(cloud, "kinesis")
+
+    def stream(max_record_size_kib: int | None) -> dict[str, Any]:
+        properties = {"Name": "large-records", "ShardCount": 1}
+        if max_record_size_kib:
+            properties["MaxRecordSizeInKiB"] = max_record_size_kib
+        return {"Stream": {"Type": "AWS::Kinesis::Stream", "Properties": properties}}
+
+    def taken() -> int:
+        summary = kinesis.describe_stream_summary(StreamName="large-records")["StreamDescriptionSummary"]
+        return int(summary["MaxRecordSizeInKiB"])
+
+    # given a stack whose stream takes 4 MiB records
+    _deploy(cloud, "large-records", stream(4096))
+    assert taken() == 4096
+
+    # when the template raises it, then leaves it out, each in an update
+    assert _update(cloud, "large-records", {"Resources": stream(10240)})["StackStatus"] == "UPDATE_COMPLETE"
+    raised = taken()
+    _update(cloud, "large-records", {"Resources": stream(None)})
+
+    # then the stream takes what the template says, and 1 MiB without it
+    assert (raised, taken()) == (10240, 1024)
+
+
 def test_an_event_source_mapping_is_recorded_but_leaves_the_messages_to_the_poller(cloud: str) -> None:
     # given a queue, a function, and a mapping between them
     resources = {

@@ -43,14 +43,50 @@ def test_calls_hold_at_most_500_records():
     assert result.failed == {} and result.calls == 3
 
 
-def test_calls_hold_at_most_five_mebibytes():
+def call_bytes(call: list[dict[str, Any]]) -> int:
+    return sum(len(e["Data"]) + len(e["PartitionKey"]) for e in call)
+
+
+def test_calls_hold_at_most_ten_mebibytes():
     kinesis = FakeKinesis()
     big = 900 * 1024
 
-    write(records(*(f"k{n}" for n in range(12)), size=big), kinesis)
+    write(records(*(f"k{n}" for n in range(24)), size=big), kinesis)
 
-    assert [len(call) for call in kinesis.calls] == [5, 5, 2]
-    assert all(sum(len(e["Data"]) + len(e["PartitionKey"]) for e in call) <= 5 * 1024 * 1024 for call in kinesis.calls)
+    assert [len(call) for call in kinesis.calls] == [11, 11, 2]
+    assert all(call_bytes(call) <= 10 * 1024 * 1024 for call in kinesis.calls)
+
+
+def test_records_over_one_mebibyte_go_in_calls_of_their_own_up_to_the_largest():
+    # given small records around a 1.5 MiB one and one at the largest size a stream takes (10 MiB, key included)
+    largest = Record("huge", b"x" * (10 * 1024 * 1024 - len("huge")))
+    batch = [*records("a", "b"), Record("large", b"x" * (3 * 512 * 1024)), largest, *records("c")]
+    kinesis = FakeKinesis()
+
+    # when they are written
+    result = write(batch, kinesis)
+
+    # then each large one went alone, the small ones together, and every call is within the 10 MiB limit
+    assert result.failed == {}
+    assert sorted([e["PartitionKey"] for e in call] for call in kinesis.calls) == [["a", "b", "c"], ["huge"], ["large"]]
+    assert max(call_bytes(call) for call in kinesis.calls) == 10 * 1024 * 1024
+
+
+def test_a_large_record_the_stream_refuses_fails_alone_and_the_others_are_written():
+    # given a stream that takes less than the config says: Kinesis refuses a call holding a record over its limit
+    def refuse_large(call: int, entries: list[dict[str, Any]]) -> Exception | None:
+        return client_error("ValidationException") if any(call_bytes([e]) > 1024 * 1024 for e in entries) else None
+
+    kinesis = FakeKinesis(refuse_large)
+    batch = [*records("a", "b"), Record("large", b"x" * (3 * 512 * 1024)), *records("c", "large")]
+
+    # when the records are written
+    result = write(batch, kinesis)
+
+    # then the large record fails for good, with the later record of its key, and no other record with it
+    assert set(result.failed) == {2, 4}
+    assert result.failed[2].startswith("ValidationException")
+    assert sorted(key for key, _ in kinesis.stream) == ["a", "b", "c"]
 
 
 def test_only_failed_entries_are_sent_again():
