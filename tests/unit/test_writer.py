@@ -47,14 +47,14 @@ def call_bytes(call: list[dict[str, Any]]) -> int:
     return sum(len(e["Data"]) + len(e["PartitionKey"]) for e in call)
 
 
-def test_calls_hold_at_most_ten_mebibytes():
+def test_calls_of_records_up_to_one_mebibyte_hold_at_most_five_mebibytes():
     kinesis = FakeKinesis()
     big = 900 * 1024
 
-    write(records(*(f"k{n}" for n in range(24)), size=big), kinesis)
+    write(records(*(f"k{n}" for n in range(12)), size=big), kinesis)
 
-    assert [len(call) for call in kinesis.calls] == [11, 11, 2]
-    assert all(call_bytes(call) <= 10 * 1024 * 1024 for call in kinesis.calls)
+    assert [len(call) for call in kinesis.calls] == [5, 5, 2]
+    assert all(call_bytes(call) <= 5 * 1024 * 1024 for call in kinesis.calls)
 
 
 def test_records_over_one_mebibyte_go_in_calls_of_their_own_up_to_the_largest():
