@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, cast
 
 from aws_cdk import App, CfnElement, Stack
@@ -13,6 +15,7 @@ from infra.alarms import AlarmNotifications
 from kinesis_export.config import AlarmsConfig
 from tests.infra.conftest import Assembly
 from tests.infra.templates import ACCESS_KEY, EXAMPLE, PROVISIONED, of_type, ref
+from tests.support import ROOT
 
 # The configured topic of the access-key fixture.
 EXISTING_TOPIC = "arn:aws:sns:us-east-1:111122223333:agency-on-call"
@@ -156,3 +159,20 @@ def test_an_alarm_made_elsewhere_and_added_to_the_list_gets_both_actions_and_may
     [policy] = of_type(template, "AWS::SNS::TopicPolicy").values()
     [publish] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
     assert publish["Condition"]["ArnEquals"]["aws:SourceArn"] == [{"Fn::GetAtt": [a, "Arn"]} for a in alarm_ids]
+
+
+def test_the_readmes_statement_for_an_existing_topic_grants_what_the_stacks_own_topic_does(example: Assembly) -> None:
+    # given the statement the README asks of a topic named in alarms.topicArn
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("\n### Alarm notifications", 1)[1]
+    match = re.search(r"```json\n(.*?)```", section, re.S)
+    assert match
+    documented = json.loads(match.group(1))
+
+    # then it is the stack's own statement, its alarms named by pattern instead of by ARN
+    [policy] = of_type(example.templates[EXAMPLE], "AWS::SNS::TopicPolicy").values()
+    [own] = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    assert {key: documented[key] for key in ("Effect", "Principal", "Action")} == {
+        key: own[key] for key in ("Effect", "Principal", "Action")
+    }
+    assert documented["Condition"]["ArnLike"]["aws:SourceArn"].endswith(":alarm:KinesisExport-*")
+    assert set(documented["Condition"]["StringEquals"]) == set(own["Condition"]["StringEquals"])
