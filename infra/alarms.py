@@ -79,8 +79,12 @@ class AlarmNotifications(Construct):
                 },
             )
         )
-        # An address listed twice is one subscription (SNS would make it one all the same).
-        for address in dict.fromkeys(email):
+        # An address listed twice, in whatever case, is one subscription: two resources on one SNS
+        # subscription would unsubscribe it when either is removed.
+        addresses: dict[str, str] = {}
+        for address in email:
+            addresses.setdefault(address.lower(), address)
+        for address in addresses.values():
             subscription = topic.add_subscription(subscriptions.EmailSubscription(address))
             acknowledge(
                 subscription,

@@ -105,7 +105,7 @@ def test_without_email_the_topic_has_no_subscription(example: Assembly) -> None:
 
 
 def test_each_configured_address_is_subscribed_once_by_email(fixtures: Assembly) -> None:
-    # given two addresses, one of them listed twice
+    # given two addresses, one of them listed twice (the second time in other case)
     template = fixtures.templates[PROVISIONED]
 
     subscriptions = {
