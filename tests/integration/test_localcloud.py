@@ -147,7 +147,8 @@ def test_an_alarm_is_created_and_a_dashboard_can_name_it(cloud: str) -> None:
 
     # then the alarm exists as the template says, and the stack with it
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    [alarm] = _client(cloud, "cloudwatch").describe_alarms()["MetricAlarms"]
+    # (this stack's: the module's tests share one cloud, and the topic policy's test has an alarm too)
+    [alarm] = _client(cloud, "cloudwatch").describe_alarms(AlarmNamePrefix="alarm-Alarm-")["MetricAlarms"]
     assert stack["Outputs"] == [{"OutputKey": "AlarmArn", "OutputValue": alarm["AlarmArn"]}]
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Dimensions"][0]["Name"] == "QueueName"
@@ -256,16 +257,17 @@ def _alarm_topic(sid: str) -> dict[str, Any]:
 
 def test_a_topic_policy_replaces_its_topics_default_policy_and_follows_its_updates(cloud: str) -> None:
     # given a topic whose policy lets CloudWatch publish for the stack's alarm
-    outputs = {"TopicArn": {"Value": {"Ref": "Topic"}}}
+    outputs = {"TopicArn": {"Value": {"Ref": "Topic"}}, "AlarmName": {"Value": {"Ref": "Alarm"}}}
     stack = _deploy(cloud, "topic-policy", _alarm_topic("PublishAlarms"), outputs)
     sns = _client(cloud, "sns")
-    topic_arn = stack["Outputs"][0]["OutputValue"]
+    deployed = {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
+    topic_arn, alarm_name = deployed["TopicArn"], deployed["AlarmName"]
 
     def policy() -> Any:
         return json.loads(sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]["Policy"])
 
     # then the topic holds that policy, the alarm's ARN in its condition, in place of SNS's default
-    [alarm] = _client(cloud, "cloudwatch").describe_alarms()["MetricAlarms"]
+    [alarm] = _client(cloud, "cloudwatch").describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
     [statement] = policy()["Statement"]
     assert statement["Sid"] == "PublishAlarms"
     assert statement["Resource"] == topic_arn
