@@ -18,8 +18,8 @@ _DASHBOARD_RANGE = "-PT6H"
 class Monitoring(Construct):
     """Alarms: dead letters, rejects, function errors and throttles, a backlog in the ingest queue.
 
-    None of them has an action: who is told, and how, is each account's choice (attach an SNS
-    topic to the alarms after deploying, or route their state changes with EventBridge).
+    Each notifies the stack's alarm topic when it fires and when it clears (infra/alarms.py, which
+    the stack applies to this whole list).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, destination: str, exporter: Exporter) -> None:

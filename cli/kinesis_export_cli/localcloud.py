@@ -4,12 +4,14 @@ moto's CloudFormation creates most of what an export stack holds, and the aws-cd
 to AWS (AWS_ENDPOINT_URL). What it lacks, this module adds, each kept small and each pinned by a test
 (tests/integration/test_localcloud.py) that fails when a moto upgrade breaks it:
 
-1. `AWS::CloudWatch::Alarm`: moto has no CloudFormation model for it and skips the resource, so the
-   dashboard's reference to an alarm fails the deploy. Created here through moto's CloudWatch.
-2. `AWS::SQS::QueuePolicy` and `AWS::S3::BucketPolicy` (the backfill bucket's, the bootstrap bucket's):
-   likewise skipped; here they set the queue's or the bucket's policy, which the local cloud records
-   but does not enforce (moto would judge a bucket policy without its conditions: a TLS-only one would
-   refuse every request over the local cloud's plain HTTP).
+1. `AWS::CloudWatch::Alarm` and `AWS::SNS::Subscription`: moto has no CloudFormation model for them and
+   skips the resources: the dashboard's and the topic policy's references to an alarm would fail the deploy,
+   and a subscription would be missing. Alarms are created here through moto's CloudWatch, subscriptions
+   through moto's SNS (listed with their topic; nothing is delivered).
+2. `AWS::SQS::QueuePolicy`, `AWS::S3::BucketPolicy` (the backfill bucket's, the bootstrap bucket's) and
+   `AWS::SNS::TopicPolicy` (the alarm topic's): likewise skipped; here they set the queue's, the bucket's or
+   the topic's policy, which the local cloud records but does not enforce (moto would judge a bucket policy
+   without its conditions: a TLS-only one would refuse every request over the local cloud's plain HTTP).
 3. Custom resources run in line: moto would invoke the ServiceToken function in Docker and wait for
    its answer. Here the Provider framework's part is played: its user function (the connection
    check) runs from its deployed zip, with its deployed environment, in a fresh interpreter
@@ -212,6 +214,7 @@ def _add_models() -> None:
     from moto.core.common_models import CloudFormationModel
     from moto.iam.access_control import PermissionResult
     from moto.s3.models import FakeBucket, s3_backends
+    from moto.sns.models import sns_backends
     from moto.sqs.models import sqs_backends
     from moto.utilities.utils import get_partition
 
@@ -350,6 +353,88 @@ def _add_models() -> None:
         ) -> None:
             bucket = cloudformation_json["Properties"]["Bucket"]
             s3_backends[account_id][get_partition(region_name)].delete_bucket_policy(bucket)
+
+    class TopicPolicy(AddedModel, CloudFormationModel):
+        """AWS::SNS::TopicPolicy: the policy document set as each named topic's Policy attribute, as it replaces
+        SNS's default policy; its deletion (or a topic it no longer names) gives the topic the default again."""
+
+        def __init__(self, topic_arns: list[str], account_id: str, region_name: str) -> None:
+            self.topic_arns = topic_arns
+            self.backend = sns_backends[account_id][region_name]
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SNS::TopicPolicy"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return ",".join(self.topic_arns)
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+        ) -> TopicPolicy:
+            properties = cloudformation_json["Properties"]
+            policy = cls(properties["Topics"], account_id, region_name)
+            for arn in policy.topic_arns:
+                policy.backend.set_topic_attribute(arn, "policy", json.dumps(properties["PolicyDocument"]))
+            return policy
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: TopicPolicy,
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+        ) -> TopicPolicy:
+            # An alarm added to the stack is a new source in the policy's condition.
+            policy = cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            original_resource._restore_default(set(original_resource.topic_arns) - set(policy.topic_arns))
+            return policy
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            self._restore_default(set(self.topic_arns))
+
+        def _restore_default(self, topic_arns: set[str]) -> None:
+            for arn in topic_arns:
+                topic = self.backend.topics.get(arn)
+                if topic is not None:
+                    topic._policy_json = topic._create_default_topic_policy(
+                        self.backend.region_name, topic.account_id, topic.name
+                    )
+
+    class TopicSubscription(AddedModel, CloudFormationModel):
+        """AWS::SNS::Subscription: a subscription in moto's SNS, listed with its topic (nothing is delivered:
+        the local cloud's alarms never fire, and an e-mail needs no confirmation)."""
+
+        def __init__(self, subscription_arn: str, account_id: str, region_name: str) -> None:
+            self.subscription_arn = subscription_arn
+            self.backend = sns_backends[account_id][region_name]
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SNS::Subscription"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.subscription_arn
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+        ) -> TopicSubscription:
+            properties = cloudformation_json["Properties"]
+            subscription = sns_backends[account_id][region_name].subscribe(
+                properties["TopicArn"], properties["Endpoint"], properties["Protocol"]
+            )
+            return cls(subscription.arn, account_id, region_name)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            self.backend.unsubscribe(self.subscription_arn)
 
     # Policies are recorded, not enforced, as IAM is not: moto would judge a bucket policy without its
     # conditions, so the TLS-only policies of the export and bootstrap stacks would refuse every request

@@ -147,7 +147,8 @@ def test_an_alarm_is_created_and_a_dashboard_can_name_it(cloud: str) -> None:
 
     # then the alarm exists as the template says, and the stack with it
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    [alarm] = _client(cloud, "cloudwatch").describe_alarms()["MetricAlarms"]
+    # (this stack's: the module's tests share one cloud, and the topic policy's test has an alarm too)
+    [alarm] = _client(cloud, "cloudwatch").describe_alarms(AlarmNamePrefix="alarm-Alarm-")["MetricAlarms"]
     assert stack["Outputs"] == [{"OutputKey": "AlarmArn", "OutputValue": alarm["AlarmArn"]}]
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Dimensions"][0]["Name"] == "QueueName"
@@ -206,6 +207,104 @@ def test_a_bucket_policy_is_set_on_its_bucket(cloud: str) -> None:
     # then the bucket holds the policy
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert json.loads(_client(cloud, "s3").get_bucket_policy(Bucket="policy-bucket")["Policy"]) == document
+
+
+# With its properties written out: moto would replace a topic whose template gained an empty Properties.
+TOPIC = {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "alarms"}}
+
+
+def _topic_policy(sid: str) -> dict[str, Any]:
+    """A topic policy that lets CloudWatch publish for one alarm of the stack."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": {"Ref": "Topic"},
+                "Condition": {"ArnEquals": {"aws:SourceArn": [{"Fn::GetAtt": ["Alarm", "Arn"]}]}},
+            }
+        ],
+    }
+
+
+def _alarm_topic(sid: str) -> dict[str, Any]:
+    """A topic, an alarm that notifies it, and the topic's policy naming the alarm."""
+    return {
+        "Topic": TOPIC,
+        "Alarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "Namespace": "KinesisExport",
+                "MetricName": "EventsFailed",
+                "Statistic": "Sum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "AlarmActions": [{"Ref": "Topic"}],
+                "OKActions": [{"Ref": "Topic"}],
+            },
+        },
+        "Policy": {
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {"Topics": [{"Ref": "Topic"}], "PolicyDocument": _topic_policy(sid)},
+        },
+    }
+
+
+def test_a_topic_policy_replaces_its_topics_default_policy_and_follows_its_updates(cloud: str) -> None:
+    # given a topic whose policy lets CloudWatch publish for the stack's alarm
+    outputs = {"TopicArn": {"Value": {"Ref": "Topic"}}, "AlarmName": {"Value": {"Ref": "Alarm"}}}
+    stack = _deploy(cloud, "topic-policy", _alarm_topic("PublishAlarms"), outputs)
+    sns = _client(cloud, "sns")
+    deployed = {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
+    topic_arn, alarm_name = deployed["TopicArn"], deployed["AlarmName"]
+
+    def policy() -> Any:
+        return json.loads(sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]["Policy"])
+
+    # then the topic holds that policy, the alarm's ARN in its condition, in place of SNS's default
+    [alarm] = _client(cloud, "cloudwatch").describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
+    [statement] = policy()["Statement"]
+    assert statement["Sid"] == "PublishAlarms"
+    assert statement["Resource"] == topic_arn
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": [alarm["AlarmArn"]]}}
+    assert (alarm["AlarmActions"], alarm["OKActions"]) == ([topic_arn], [topic_arn])
+
+    # and when the policy changes, the topic holds the new one
+    _update(cloud, "topic-policy", {"Resources": _alarm_topic("PublishAlarmsAgain"), "Outputs": outputs})
+    assert [s["Sid"] for s in policy()["Statement"]] == ["PublishAlarmsAgain"]
+
+    # and when it is removed, the topic has SNS's default policy again
+    resources = {name: r for name, r in _alarm_topic("PublishAlarms").items() if name != "Policy"}
+    _update(cloud, "topic-policy", {"Resources": resources, "Outputs": outputs})
+    assert [s["Sid"] for s in policy()["Statement"]] == ["__default_statement_ID"]
+
+
+def test_a_subscription_is_listed_with_its_topic_until_it_is_removed(cloud: str) -> None:
+    # given a topic with an e-mail subscription
+    subscription = {
+        "Type": "AWS::SNS::Subscription",
+        "Properties": {"TopicArn": {"Ref": "Topic"}, "Protocol": "email", "Endpoint": "oncall@example.com"},
+    }
+    outputs = {"TopicArn": {"Value": {"Ref": "Topic"}}}
+    stack = _deploy(cloud, "subscribed", {"Topic": TOPIC, "Email": subscription}, outputs)
+    sns = _client(cloud, "sns")
+    topic_arn = stack["Outputs"][0]["OutputValue"]
+
+    # then the topic lists it, and the stack names it by its ARN
+    [listed] = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    assert (listed["Protocol"], listed["Endpoint"]) == ("email", "oncall@example.com")
+    resources = _client(cloud, "cloudformation").list_stack_resources(StackName="subscribed")["StackResourceSummaries"]
+    [email] = [r for r in resources if r["LogicalResourceId"] == "Email"]
+    assert email["PhysicalResourceId"] == listed["SubscriptionArn"]
+
+    # and once removed from the template, it is gone
+    _update(cloud, "subscribed", {"Resources": {"Topic": TOPIC}, "Outputs": outputs})
+    assert sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"] == []
 
 
 def test_a_custom_resource_runs_its_user_function_after_what_it_depends_on(cloud: str) -> None:
