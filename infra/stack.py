@@ -68,6 +68,13 @@ class ExportStack(Stack):
             ("DashboardUrl", monitoring.dashboard_url, "The pipeline's CloudWatch dashboard"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
+        if exporter.undelivered_queue is not None:
+            CfnOutput(
+                self,
+                "UndeliveredEventsQueueUrl",
+                value=exporter.undelivered_queue.queue_url,
+                description="Events the EventBridge rule could not deliver to the FIFO ingest queue",
+            )
 
         if config.backfill is not None:
             backfill = Backfill(
