@@ -15,7 +15,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kinesis_export.config import DestinationConfig
+    from kinesis_export.records import RecordPlan
 
 # Credentials moto accepts; they never leave this machine.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -81,6 +85,52 @@ def serialize_kinesis_writes() -> None:
 
     serialized.serialized = True  # type: ignore[attr-defined]
     Shard.put_record = serialized  # type: ignore[method-assign]
+
+
+# What SQS takes as a MessageGroupId: 1 to 128 characters, letters, digits and punctuation (ASCII 33 to 126).
+MAX_MESSAGE_GROUP_ID_CHARS = 128
+
+
+def profile_plan(config: DestinationConfig) -> RecordPlan:
+    """The destination's record plan, keyed by profile whatever its partitionKey: for message groups."""
+    from kinesis_export.records import RecordPlan
+
+    return RecordPlan(config.model_copy(update={"partition_key": "primaryIdentity"}))
+
+
+def message_group_id(body: str, plan: RecordPlan) -> str:
+    """The MessageGroupId a producer gives a message sent to a FIFO ingest queue: its profile, named as the
+    record's partition key names it (the primary identity's exported id, else the first identity's; `plan`
+    from `profile_plan`), so that one profile's messages are one group and keep their order.
+
+    A message of many events takes its first event's profile. One whose events make no record (invalid,
+    filtered) is a group of its own: it holds back no profile. A key SQS would not take as a group id (too
+    long, or not printable ASCII) is hashed, as a long partition key is.
+    """
+    from kinesis_export.pipeline import prepare_messages
+
+    records = prepare_messages([("message", body)], plan).records
+    key = records[0].partition_key if records else None
+    if key and len(key) <= MAX_MESSAGE_GROUP_ID_CHARS and all(33 <= ord(char) <= 126 for char in key):
+        return key
+    return hashlib.sha256((key or body).encode("utf-8")).hexdigest()
+
+
+class SendFailed(RuntimeError):
+    """The ingest queue refused a message: str() names SQS's error code and message."""
+
+
+def send_messages(sqs: Any, queue_url: str, bodies: list[str], group_of: Callable[[str], str] | None = None) -> None:
+    """Send the bodies in order, ten a call; with `group_of` (a FIFO queue), each with its MessageGroupId."""
+    for start in range(0, len(bodies), 10):
+        entries = [
+            {"Id": str(n), "MessageBody": body, **({"MessageGroupId": group_of(body)} if group_of else {})}
+            for n, body in enumerate(bodies[start : start + 10])
+        ]
+        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        if answer.get("Failed"):
+            failed = answer["Failed"][0]
+            raise SendFailed(f"the ingest queue refused a message: {failed['Code']}: {failed.get('Message', '')}")
 
 
 @dataclass
