@@ -198,7 +198,9 @@ def poll_once(
     """Play Lambda's poller once: gather a batch, invoke, delete what the handler acknowledged.
 
     Returns how many messages were delivered and the ids the handler reported as failed;
-    those are made visible again at once, as SQS would after their visibility timeout.
+    those are made visible again at once, as SQS would after their visibility timeout. From a
+    FIFO queue moto's SQS delivers as SQS does: each group in order, and none of a group while
+    one of its messages is in flight.
     """
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     messages: list[dict[str, Any]] = []
