@@ -68,6 +68,16 @@ class Monitoring(Construct):
             ),
         ]
 
+        if exporter.undelivered_queue is not None:
+            self.alarms.append(
+                _any_alarm(
+                    self,
+                    "UndeliveredEventsAlarm",
+                    _depth(exporter.undelivered_queue),
+                    f"Kinesis export {destination}: EventBridge could not deliver events to the FIFO ingest queue",
+                )
+            )
+
         def exported(name: str) -> cloudwatch.Metric:
             # The function's EMF metrics: namespace KinesisExport, dimension service=<destination>.
             return cloudwatch.Metric(

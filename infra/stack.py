@@ -73,6 +73,13 @@ class ExportStack(Stack):
             ("AlarmTopicArn", notifications.topic.topic_arn, "The SNS topic the alarms notify, on ALARM and OK"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
+        if exporter.undelivered_queue is not None:
+            CfnOutput(
+                self,
+                "UndeliveredEventsQueueUrl",
+                value=exporter.undelivered_queue.queue_url,
+                description="Events the EventBridge rule could not deliver to the FIFO ingest queue",
+            )
 
         if config.backfill is not None:
             backfill = Backfill(

@@ -17,7 +17,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kinesis_export.config import DestinationConfig
+    from kinesis_export.records import RecordPlan
 
 # Credentials moto accepts; they never leave this machine.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -224,6 +228,52 @@ def take_large_records() -> None:
     KinesisBackend.put_records = put_records_sized  # type: ignore[method-assign]
 
 
+# What SQS takes as a MessageGroupId: 1 to 128 characters, letters, digits and punctuation (ASCII 33 to 126).
+MAX_MESSAGE_GROUP_ID_CHARS = 128
+
+
+def profile_plan(config: DestinationConfig) -> RecordPlan:
+    """The destination's record plan, keyed by profile whatever its partitionKey: for message groups."""
+    from kinesis_export.records import RecordPlan
+
+    return RecordPlan(config.model_copy(update={"partition_key": "primaryIdentity"}))
+
+
+def message_group_id(body: str, plan: RecordPlan) -> str:
+    """The MessageGroupId a producer gives a message sent to a FIFO ingest queue: its profile, named as the
+    record's partition key names it (the primary identity's exported id, else the first identity's; `plan`
+    from `profile_plan`), so that one profile's messages are one group and keep their order.
+
+    A message of many events takes its first event's profile. One whose events make no record (invalid,
+    filtered) is a group of its own: it holds back no profile. A key SQS would not take as a group id (too
+    long, or not printable ASCII) is hashed, as a long partition key is.
+    """
+    from kinesis_export.pipeline import prepare_messages
+
+    records = prepare_messages([("message", body)], plan).records
+    key = records[0].partition_key if records else None
+    if key and len(key) <= MAX_MESSAGE_GROUP_ID_CHARS and all(33 <= ord(char) <= 126 for char in key):
+        return key
+    return hashlib.sha256((key or body).encode("utf-8")).hexdigest()
+
+
+class SendFailed(RuntimeError):
+    """The ingest queue refused a message: str() names SQS's error code and message."""
+
+
+def send_messages(sqs: Any, queue_url: str, bodies: list[str], group_of: Callable[[str], str] | None = None) -> None:
+    """Send the bodies in order, ten a call; with `group_of` (a FIFO queue), each with its MessageGroupId."""
+    for start in range(0, len(bodies), 10):
+        entries = [
+            {"Id": str(n), "MessageBody": body, **({"MessageGroupId": group_of(body)} if group_of else {})}
+            for n, body in enumerate(bodies[start : start + 10])
+        ]
+        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        if answer.get("Failed"):
+            failed = answer["Failed"][0]
+            raise SendFailed(f"the ingest queue refused a message: {failed['Code']}: {failed.get('Message', '')}")
+
+
 @dataclass
 class LambdaContext:
     """What Lambda passes as the context, with a real clock behind the remaining time."""
@@ -289,7 +339,9 @@ def poll_once(
     """Play Lambda's poller once: gather a batch, invoke, delete what the handler acknowledged.
 
     Returns how many messages were delivered and the ids the handler reported as failed;
-    those are made visible again at once, as SQS would after their visibility timeout.
+    those are made visible again at once, as SQS would after their visibility timeout. From a
+    FIFO queue moto's SQS delivers as SQS does: each group in order, and none of a group while
+    one of its messages is in flight.
     """
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     messages: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""A local AWS cloud that `cdk deploy` can deploy the export stacks onto: moto's server, with five extensions.
+"""A local AWS cloud that `cdk deploy` can deploy the export stacks onto: moto's server, with six extensions.
 
 moto's CloudFormation creates most of what an export stack holds, and the aws-cdk CLI talks to it as
 to AWS (AWS_ENDPOINT_URL). What it lacks, this module adds, each kept small and each pinned by a test
@@ -27,6 +27,8 @@ to AWS (AWS_ENDPOINT_URL). What it lacks, this module adds, each kept small and 
    every SendMessage. `kinesis_export_cli.localdeploy` polls the queue as the mapping says instead.
    A function's update leaves out the layers the local cloud does not hold, as its creation does.
    And CloudTrail's LookupEvents, which the CLI calls after a failed deploy, answers with no events.
+6. A FIFO queue without a QueueName is named as CloudFormation names it, ending in `.fifo`: moto gives it
+   the name of any resource, which its SQS then refuses for a FIFO queue (`ingest.fifo`).
 
 IAM is not enforced, streams get one shard and no encryption (but their MaxRecordSizeInKiB, through
 moto_server's own extension, local.take_large_records), functions run on this machine's Python
@@ -194,7 +196,7 @@ _endpoint: list[str] = []
 
 
 def extend() -> None:
-    """Add the five extensions to moto, once per process (module docstring)."""
+    """Add the six extensions to moto, once per process (module docstring)."""
     global _extended
     with _EXTENDED:
         if _extended:
@@ -205,6 +207,7 @@ def extend() -> None:
         _record_event_source_mappings_only()
         _leave_out_foreign_layers()
         _answer_cloudtrail_lookups()
+        _name_fifo_queues_as_cloudformation_does()
         _extended = True
 
 
@@ -728,6 +731,26 @@ def _answer_cloudtrail_lookups() -> None:
     # After a failed deploy the CLI looks up the failed resources' API calls in CloudTrail; moto has no
     # LookupEvents, and its error makes the CLI retry for some twenty seconds before it reports the failure.
     CloudTrailResponse.lookup_events = lambda self: json.dumps({"Events": []})  # type: ignore[attr-defined]
+
+
+def _name_fifo_queues_as_cloudformation_does() -> None:
+    from moto.sqs.models import Queue
+
+    create = Queue.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_named(
+        cls: type[Queue], resource_name: str, template: Any, account_id: str, region_name: str, /, **kwargs: Any
+    ) -> Queue:
+        # <stack>-<logical id>-<random>.fifo within SQS's 80 characters: cut in front of the random part, which
+        # keeps two queues of one stack apart.
+        name = str(resource_name)
+        fifo = str(template.get("Properties", {}).get("FifoQueue")).lower() == "true"
+        if fifo and not name.endswith(".fifo"):
+            tail = name[-13:]
+            name = name[: max(0, 80 - len(".fifo") - len(tail))] + tail + ".fifo"
+        return create(cls, name, template, account_id, region_name, **kwargs)  # type: ignore[no-any-return]
+
+    Queue.create_from_cloudformation_json = classmethod(create_named)  # type: ignore[method-assign,assignment]
 
 
 @contextmanager

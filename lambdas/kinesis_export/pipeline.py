@@ -6,12 +6,17 @@ when every one of its events is written, filtered or parked as a reject, or when
 rest of its array went back to the ingest queue as a new message (`_continue`): otherwise the
 whole message is reported failed, and SQS delivers all of it again (its other events are written
 again: at least once, never lost).
+
+From a FIFO queue, each message comes with its message group, and the answer keeps each group's
+order (`held_for_group_order`): after a failed message, the later messages of its group are reported
+failed too. Such a message is never continued: its rest, a new message, would queue behind the later
+messages of its group.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -44,6 +49,9 @@ MAX_REJECTS_PER_MESSAGE = 100
 # back to the ingest queue (one SendMessageBatch round trip; a rest not sent in time is no loss:
 # its message is redelivered whole).
 CONTINUATION_SECONDS = 1.0
+
+# Why a message whose own events are done is reported failed all the same (see held_for_group_order).
+GROUP_ORDER_REASON = "an earlier message of its group failed"
 
 
 @dataclass
@@ -220,6 +228,7 @@ def export_batch(
     ledger: EventLedger | None = None,
     ingest: Queue | None = None,
     continued: Mapping[str, tuple[str, str]] | None = None,
+    groups: Mapping[str, str] | None = None,
 ) -> BatchReport:
     """Export a batch; a message is acknowledged only once each of its events is written, filtered or
     parked as a reject (or, with a ledger, found to be a duplicate of an event already written), or
@@ -228,6 +237,8 @@ def export_batch(
     Every call to AWS is bounded by the deadline as a total, so this returns before it. `continued`
     holds, by message id, what a continuation's attributes say of its origin (continuesMessageId,
     continuesIndexes), as they came: a producer may set them too, so they are checked here.
+    `groups` holds, by message id, the message group of each message from a FIFO queue: the answer
+    then keeps each group's order (`held_for_group_order`), and no message is continued.
     """
     # Reading may take half the time left, at most: the rest is the writer's.
     prepared = prepare_messages(messages, plan, Deadline.after(deadline.remaining() / 2))
@@ -265,8 +276,9 @@ def export_batch(
                 f"invalid input, and no rejects queue is configured (REJECTS_QUEUE_URL): {rejection.code}",
             )
 
-    # With messages that may be continued, the writer stops in time for their rest to be sent.
-    continuing = ingest is not None and bool(prepared.arrays)
+    # With messages that may be continued, the writer stops in time for their rest to be sent. Never from a
+    # FIFO queue (messages with a group): the rest would go behind the later messages of its group.
+    continuing = ingest is not None and bool(prepared.arrays) and not groups
     write_deadline = deadline.earlier(CONTINUATION_SECONDS) if continuing else deadline
 
     # Which records to write, by index in prepared.records: all of them, or those the ledger claimed.
@@ -322,10 +334,41 @@ def export_batch(
             [prepared.event_ids[i] for i in to_write if i not in failed], deadline
         )
 
+    if groups and report.failures:
+        for message_id in held_for_group_order([message_id for message_id, _ in messages], groups, report.failures):
+            report.failures[message_id] = GROUP_ORDER_REASON
+
     # Report failures in the batch's own order.
     if report.failures:
         report.failed_message_ids = [message_id for message_id, _ in messages if message_id in report.failures]
     return report
+
+
+def held_for_group_order(message_ids: Sequence[str], groups: Mapping[str, str], failed: Container[str]) -> list[str]:
+    """The messages to report failed besides the `failed` ones, so that a FIFO queue keeps each group's order.
+
+    Lambda's FIFO poller deletes the messages the answer leaves out and returns the others to the queue,
+    where they hold back the rest of their message group until they are delivered again. A message
+    acknowledged after a failed one of its group would be on the stream before the failed one's
+    redelivery. So after a group's first failed message, every later message of that group in the batch
+    (in the batch's order) is reported failed too, and the other groups go on. A message without a group
+    (a standard queue's) holds back nothing.
+
+    Powertools' SqsFifoPartialProcessor(skip_group_on_error=True) follows the same rule, but processes one
+    message at a time; a batch here is written as a whole (concurrent PutRecords calls), so the rule is
+    applied to its outcome.
+    """
+    stopped: set[str] = set()
+    held: list[str] = []
+    for message_id in message_ids:
+        group = groups.get(message_id)
+        if group is None:
+            continue
+        if message_id in failed:
+            stopped.add(group)
+        elif group in stopped:
+            held.append(message_id)
+    return held
 
 
 def _trusted_origins(continued: Mapping[str, tuple[str, str]], prepared: Prepared) -> dict[str, Origin]:

@@ -14,6 +14,7 @@ from tests.infra.templates import (
     BACKFILL,
     EXAMPLE,
     EXISTING,
+    FIFO,
     PROVISIONED,
     arn,
     attached_statements,
@@ -33,6 +34,7 @@ CONFIGS = {
     ASSUME_ROLE: FIXTURES / "assume-role.json",
     ACCESS_KEY: FIXTURES / "access-key.json",
     BACKFILL: FIXTURES / "backfill.json",
+    FIFO: FIXTURES / "fifo.json",
 }
 
 
@@ -90,7 +92,8 @@ def test_check_function_is_the_exporters_package_runtime_and_layer_with_the_chec
             # the exporter's variables, but for the queues and the idempotency table, which only the
             # exporter uses
             variables = dict(exporter["Properties"]["Environment"]["Variables"])
-            del variables["REJECTS_QUEUE_URL"], variables["INGEST_QUEUE_URL"]
+            del variables["REJECTS_QUEUE_URL"]
+            variables.pop("INGEST_QUEUE_URL", None)  # none with ingest.fifo
             variables.pop("IDEMPOTENCY_TABLE_NAME", None)
             assert check["Properties"]["Environment"]["Variables"] == variables, name
             assert check["Properties"]["LoggingConfig"] == {

@@ -11,6 +11,7 @@ from tests.infra.templates import (
     ASSUME_ROLE,
     EXAMPLE,
     EXISTING,
+    FIFO,
     PROVISIONED,
     arn,
     attached_statements,
@@ -101,6 +102,24 @@ def test_created_stream_role_writes_only_to_that_stream(example: Assembly) -> No
             "Resource": arn(template, "Stream/Stream"),
         },
         *_queue_and_log_statements(template),
+    ]
+    assert _attached_policies(template) == []
+
+
+def test_fifo_role_may_not_send_to_its_ingest_queue(fixtures: Assembly) -> None:
+    # given a destination with ingest.fifo, whose function never continues a message
+    template = fixtures.templates[FIFO]
+
+    # then its role holds the same statements as the example's, but for ContinueLongMessages
+    assert _role_statements(template) == [
+        LIST_STREAMS,
+        {
+            "Sid": "WriteStream",
+            "Effect": "Allow",
+            "Action": ["kinesis:PutRecord", "kinesis:PutRecords"],
+            "Resource": arn(template, "Stream/Stream"),
+        },
+        *[s for s in _queue_and_log_statements(template) if s["Sid"] != "ContinueLongMessages"],
     ]
     assert _attached_policies(template) == []
 

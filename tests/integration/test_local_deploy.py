@@ -112,7 +112,9 @@ def _assert_deployed_as_templated(cloud: Cloud, stack: Stack) -> dict[str, str]:
                 "EventSourceMappings"
             ]
             assert mapping["BatchSize"] == properties["BatchSize"]
-            assert mapping["MaximumBatchingWindowInSeconds"] == properties["MaximumBatchingWindowInSeconds"]
+            # none from a FIFO queue: Lambda takes no window there, and the template leaves it out
+            window = "MaximumBatchingWindowInSeconds"
+            assert mapping.get(window, 0) == properties.get(window, 0)
             assert mapping["FunctionResponseTypes"] == properties["FunctionResponseTypes"]
         elif resource["Type"] == "AWS::SQS::Queue":
             attributes = sqs.get_queue_attributes(QueueUrl=physical[name], AttributeNames=["All"])["Attributes"]
@@ -120,6 +122,7 @@ def _assert_deployed_as_templated(cloud: Cloud, stack: Stack) -> dict[str, str]:
                 assert int(attributes["VisibilityTimeout"]) == properties["VisibilityTimeout"]
             if "MessageRetentionPeriod" in properties:
                 assert int(attributes["MessageRetentionPeriod"]) == properties["MessageRetentionPeriod"]
+            assert attributes.get("FifoQueue", "false") == str(properties.get("FifoQueue", False)).lower()
             if "RedrivePolicy" in properties:
                 redrive = json.loads(attributes["RedrivePolicy"])
                 assert redrive["maxReceiveCount"] == properties["RedrivePolicy"]["maxReceiveCount"]
@@ -212,6 +215,37 @@ def test_the_example_deploys_with_the_cli_and_its_function_exports_the_samples(c
     _assert_deployed_as_templated(cloud, update)
     subscribed = cloud.client("sns").list_subscriptions_by_topic(TopicArn=stack_outputs["AlarmTopicArn"])
     assert sorted(s["Endpoint"] for s in subscribed["Subscriptions"]) == sorted(changed["alarms"]["email"])
+
+
+def test_a_fifo_destination_deploys_and_its_function_takes_the_samples_in_their_groups(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    # given the FIFO fixture (its rule on a bus of its own), synthesized by the CLI
+    cloud.client("events").create_event_bus(Name="journeys")
+    [stack] = _assembly(cloud, tmp_path, FIXTURES / "fifo.json")
+    _bootstrap_with_the_clis_template(cloud, stack.account, stack.region)
+
+    # when the CLI deploys it
+    stack_outputs = deploy(cloud, stack, tmp_path / "assembly", {(stack.account, stack.region)})
+
+    # then every resource is there as the template says: FIFO queues named .fifo, the rule's standard queue
+    _assert_deployed_as_templated(cloud, stack)
+    assert stack_outputs["IngestQueueUrl"].endswith(".fifo") and stack_outputs["DeadLetterQueueUrl"].endswith(".fifo")
+    assert not stack_outputs["UndeliveredEventsQueueUrl"].endswith(".fifo")
+
+    # and the samples, sent each with its profile as MessageGroupId, are exported by the deployed function,
+    # fed ten at a time as its mapping says (the fixture exports ECID alone: three samples have none)
+    run = run_samples(cloud, stack, stack_outputs, BODIES)
+    assert run.summary() == {
+        "sent": 7,
+        "invocations": 1,
+        "function errors": 0,
+        "message failures": 0,
+        "records": 4,
+        "rejected": 3,
+        "dead letters": 0,
+    }
+    assert {tuple(record.json()["identityMap"]) for record in run.records} == {("ecid",)}
 
 
 def test_an_assumed_role_destination_deploys_its_access_stack_first_and_writes_across_accounts(

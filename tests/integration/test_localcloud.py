@@ -446,6 +446,33 @@ def test_an_event_source_mapping_is_recorded_but_leaves_the_messages_to_the_poll
     assert mapping["BatchSize"] == 7
 
 
+def test_a_fifo_queue_without_a_name_is_named_fifo_and_keeps_a_fifo_dead_letter_queue(cloud: str) -> None:
+    # given a FIFO queue and its FIFO dead-letter queue, neither named, as CDK writes them
+    resources = {
+        "DeadLetters": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True}},
+        "Ingest": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "FifoQueue": True,
+                "ContentBasedDeduplication": True,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}, "maxReceiveCount": 2},
+            },
+        },
+    }
+
+    # when the stack is deployed
+    stack = _deploy(cloud, "fifo-queues-with-a-long-name" * 3, resources, {"Url": {"Value": {"Ref": "Ingest"}}})
+
+    # then both are FIFO queues, named as CloudFormation names them, and a message needs its group
+    url = stack["Outputs"][0]["OutputValue"]
+    assert url.endswith(".fifo") and len(url.rsplit("/", 1)[1]) <= 80
+    sqs = _client(cloud, "sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (attributes["FifoQueue"], attributes["ContentBasedDeduplication"]) == ("true", "true")
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith(".fifo")
+    sqs.send_message(QueueUrl=url, MessageBody="{}", MessageGroupId="profile")
+
+
 def test_cloudtrail_lookups_answer_with_no_events(cloud: str) -> None:
     # when the CLI asks CloudTrail about a failed deploy's resources, as it does
     answer = _client(cloud, "cloudtrail").lookup_events(LookupAttributes=[])

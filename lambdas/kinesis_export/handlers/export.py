@@ -33,6 +33,7 @@ def handler_for(exporter: wiring.Exporter) -> wiring.Handler:
             exporter.ledger,
             exporter.ingest,
             _origins(event["Records"]),
+            _groups(event["Records"]),
         )
         _metrics_and_logs(exporter, report)
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
@@ -100,6 +101,16 @@ def _origins(records: list[dict[str, Any]]) -> dict[str, tuple[str, str]]:
         if source and indexes:
             origins[record["messageId"]] = (source, indexes)
     return origins
+
+
+def _groups(records: list[dict[str, Any]]) -> dict[str, str]:
+    """Each message's group, by message id: only a FIFO queue's messages have one (Lambda's `attributes`)."""
+    groups = {}
+    for record in records:
+        group = (record.get("attributes") or {}).get("MessageGroupId")
+        if group:
+            groups[record["messageId"]] = group
+    return groups
 
 
 def _text(attributes: dict[str, Any], name: str) -> str | None:
