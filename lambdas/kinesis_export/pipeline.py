@@ -11,8 +11,10 @@ again: at least once, never lost).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +23,7 @@ from .events import InvalidInput, SegmentEvent, element_texts, is_array, parse_a
 from .queues import Outgoing, Queue, entry_size
 from .records import NO_CONSENT, Record, RecordPlan, Skip
 from .rejects import Rejection, RejectsQueue, element_body
-from .writer import KinesisWriter
+from .writer import ErrorClass, KinesisWriter
 
 if TYPE_CHECKING:
     from .idempotency import EventLedger
@@ -68,6 +70,12 @@ class BatchReport:
     put_records_calls: int = 0
     put_records_retries: int = 0
     continued: int = 0  # messages acknowledged once the rest of their events went back to the ingest queue
+    # Records PutRecords did not write, by class, at every attempt (retries included).
+    put_records_errors: Counter[ErrorClass] = field(default_factory=Counter)
+    # One value per event written, in milliseconds (a latency only with a SentTimestamp): see `_timings`.
+    export_latencies_ms: list[int] = field(default_factory=list)
+    qualification_ages_ms: list[int] = field(default_factory=list)
+    qualified_ahead: int = 0  # of those: events whose qualification time was later than their write
 
     @property
     def failed(self) -> int:
@@ -220,6 +228,7 @@ def export_batch(
     ledger: EventLedger | None = None,
     ingest: Queue | None = None,
     continued: Mapping[str, tuple[str, str]] | None = None,
+    sent_at: Mapping[str, int] | None = None,
 ) -> BatchReport:
     """Export a batch; a message is acknowledged only once each of its events is written, filtered or
     parked as a reject (or, with a ledger, found to be a duplicate of an event already written), or
@@ -227,7 +236,8 @@ def export_batch(
 
     Every call to AWS is bounded by the deadline as a total, so this returns before it. `continued`
     holds, by message id, what a continuation's attributes say of its origin (continuesMessageId,
-    continuesIndexes), as they came: a producer may set them too, so they are checked here.
+    continuesIndexes), as they came: a producer may set them too, so they are checked here. `sent_at`
+    holds, by message id, when the ingest queue took it (SQS's SentTimestamp, epoch milliseconds).
     """
     # Reading may take half the time left, at most: the rest is the writer's.
     prepared = prepare_messages(messages, plan, Deadline.after(deadline.remaining() / 2))
@@ -289,6 +299,8 @@ def export_batch(
     report.put_records_calls = written.calls
     report.put_records_retries = written.retried
     report.exported = len(to_write) - len(written.failed)
+    report.put_records_errors = written.errors
+    _timings(report, prepared, to_write, written.written_at, sent_at or {})
     for position, reason in written.failed.items():
         fail(prepared.sources[to_write[position]], reason)
         unwritten.append(to_write[position])
@@ -326,6 +338,42 @@ def export_batch(
     if report.failures:
         report.failed_message_ids = [message_id for message_id, _ in messages if message_id in report.failures]
     return report
+
+
+def _timings(
+    report: BatchReport,
+    prepared: Prepared,
+    to_write: list[int],
+    written_at: Mapping[int, float],
+    sent_at: Mapping[str, int],
+) -> None:
+    """Each written event's export latency and qualification age, in milliseconds.
+
+    Latency runs from its message's arrival in the ingest queue to the return of the call that
+    wrote its record; age, from the latest lastQualificationTime of its record's segments to the
+    same. An age below zero (the time is after the write: a producer's clock ahead, or a time
+    made up) is counted in `qualified_ahead` and taken as 0, so that every event still has its
+    value. A latency below zero can only be the clocks of SQS and Lambda a few milliseconds apart.
+    """
+    latencies, ages = report.export_latencies_ms, report.qualification_ages_ms
+    for position, at in written_at.items():
+        index = to_write[position]
+        at_ms = at * 1000
+        sent = sent_at.get(_origin(prepared.sources[index])[0])
+        if sent is not None:
+            latencies.append(max(0, round(at_ms - sent)))
+        qualified = prepared.records[index].qualified
+        if qualified:
+            age = round(at_ms - _epoch_ms(qualified))
+            if age < 0:
+                report.qualified_ahead += 1
+                age = 0
+            ages.append(age)
+
+
+def _epoch_ms(utc: str) -> float:
+    """A record's time (2020-05-25T21:24:39Z) in milliseconds since the epoch."""
+    return datetime.fromisoformat(utc).timestamp() * 1000
 
 
 def _trusted_origins(continued: Mapping[str, tuple[str, str]], prepared: Prepared) -> dict[str, Origin]:

@@ -30,6 +30,9 @@ MAX_RECORD_BYTES = 1024 * 1024
 class Record:
     partition_key: str
     data: bytes
+    # The latest lastQualificationTime of its segments, as the record holds it (UTC, to the second), for
+    # the QualificationAge metric; empty for a record not built from an event.
+    qualified: str = ""
 
     @property
     def size(self) -> int:
@@ -71,6 +74,7 @@ class RecordPlan:
             return NO_CONSENT
         ups = {}
         segments = self._segments
+        latest = ""  # of the mapped segments' times: in one form, UTC to the second, so compared as text
         for segment_id, membership in event["segmentMembership"]["ups"].items():
             extra = segments.get(segment_id)
             if extra is not None:
@@ -82,6 +86,8 @@ class RecordPlan:
                     raise InvalidInput(
                         error.code, f"segmentMembership.ups.<segment>.lastQualificationTime: {error.reason}"
                     ) from None
+                if time > latest:
+                    latest = time
                 entry = {"lastQualificationTime": time, "status": membership["status"]}
                 if extra:
                     entry.update(extra)
@@ -133,7 +139,7 @@ class RecordPlan:
         # are walked for it (a string holding the word is walked, and passes).
         if (b"NaN" in data or b"Infinity" in data) and (field := self._non_finite(record)):
             raise InvalidInput("INVALID_EVENT", f"{field}: a number JSON cannot hold (NaN or infinite)")
-        result = Record(key, data)
+        result = Record(key, data, latest)
         if result.size > MAX_RECORD_BYTES:
             raise InvalidInput(
                 "RECORD_TOO_LARGE", f"record is {result.size} bytes; Kinesis takes at most {MAX_RECORD_BYTES}"
