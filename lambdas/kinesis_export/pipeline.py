@@ -326,7 +326,18 @@ def export_batch(
         report.idempotency_errors += len(kept)
 
     if ingest is not None and continuing and report.failures:
-        _continue(report, bodies, prepared.arrays, unfinished, not_continued, origins, own_texts, ingest, deadline)
+        _continue(
+            report,
+            bodies,
+            prepared.arrays,
+            unfinished,
+            not_continued,
+            origins,
+            own_texts,
+            ingest,
+            deadline,
+            sent_at or {},
+        )
 
     if ledger is not None:
         failed = set(unwritten)
@@ -446,6 +457,7 @@ def _continue(
     own_texts: Callable[[str], list[str]],
     ingest: Queue,
     deadline: Deadline,
+    sent_at: Mapping[str, int],
 ) -> None:
     """Send the unfinished events of partly done array messages back to the ingest queue, as new messages.
 
@@ -466,7 +478,11 @@ def _continue(
         texts = own_texts(message_id)
         body = "[" + ",".join(texts[index] for index in rest) + "]"
         origin = origins.get(message_id) or Origin(message_id, list(range(count)))
-        outgoing = Outgoing(body, origin.of_rest(rest).attributes())
+        attributes = origin.of_rest(rest).attributes()
+        if (arrived := sent_at.get(message_id)) is not None:
+            # Its events' latency counts from when they first arrived, not from their return.
+            attributes[ORIGIN_SENT_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(arrived)}
+        outgoing = Outgoing(body, attributes)
         if entry_size(outgoing) > len(bodies[message_id].encode("utf-8")):
             # Its origin's attributes would make it larger than the message it continues, which SQS
             # took; without them it is smaller (fewer elements), and a reject names the continuation.
@@ -520,6 +536,31 @@ class Origin:
 
 ORIGIN_MESSAGE_ATTRIBUTE = "continuesMessageId"
 ORIGIN_INDEXES_ATTRIBUTE = "continuesIndexes"
+# When the events of a continuation first arrived in the ingest queue (epoch milliseconds), for ExportLatency.
+ORIGIN_SENT_ATTRIBUTE = "continuesSentTimestamp"
+# SQS keeps a message 14 days at most: an origin older than that, by a continuation's own SentTimestamp, is none.
+MAX_ORIGIN_AGE_MS = 14 * 24 * 3600 * 1000
+
+
+def arrival(sent_timestamp: str | None, origin_sent: str | None) -> int | None:
+    """When a message's events arrived in the ingest queue (epoch milliseconds), from what Lambda's SQS event says
+    of it: its SentTimestamp or, for a continuation, its origin's (continuesSentTimestamp).
+
+    A producer may set that attribute too: it is taken only when no later than the message's own time and no
+    more than 14 days earlier, so a forged one can make its own events' latency look longer, no more (a metric
+    only; a producer able to send can make it longer anyway, by sending more).
+    """
+    sent = _epoch_ms_text(sent_timestamp)
+    if sent is None:
+        return None
+    origin = _epoch_ms_text(origin_sent)
+    return origin if origin is not None and sent - MAX_ORIGIN_AGE_MS <= origin <= sent else sent
+
+
+def _epoch_ms_text(text: object) -> int | None:
+    """Epoch milliseconds written in digits, or None: at most 15 of them (int() of a producer's 5,000 digits would
+    raise ValueError, and fail the batch)."""
+    return int(text) if isinstance(text, str) and len(text) <= 15 and text.isdecimal() else None
 
 
 def _spans(indexes: Sequence[int]) -> str:

@@ -14,7 +14,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from kinesis_export import metrics as names
 from kinesis_export import wiring
 from kinesis_export.deadline import Deadline
-from kinesis_export.pipeline import ORIGIN_INDEXES_ATTRIBUTE, ORIGIN_MESSAGE_ATTRIBUTE, BatchReport, export_batch
+from kinesis_export.pipeline import (
+    ORIGIN_INDEXES_ATTRIBUTE,
+    ORIGIN_MESSAGE_ATTRIBUTE,
+    ORIGIN_SENT_ATTRIBUTE,
+    BatchReport,
+    arrival,
+    export_batch,
+)
 from kinesis_export.rejects import Rejection
 from kinesis_export.writer import ErrorClass
 
@@ -136,12 +143,15 @@ def _publish_values(metrics: Metrics, values: dict[str, list[int]]) -> None:
 
 
 def _sent_at(records: list[dict[str, Any]]) -> dict[str, int]:
-    """When the ingest queue took each message (SQS's SentTimestamp, epoch milliseconds), by message id."""
+    """When each message's events arrived in the ingest queue (epoch milliseconds), by message id."""
     sent = {}
     for record in records:
-        value = (record.get("attributes") or {}).get("SentTimestamp")
-        if isinstance(value, str) and value.isdigit():
-            sent[record["messageId"]] = int(value)
+        arrived = arrival(
+            (record.get("attributes") or {}).get("SentTimestamp"),
+            _text(record.get("messageAttributes") or {}, ORIGIN_SENT_ATTRIBUTE),
+        )
+        if arrived is not None:
+            sent[record["messageId"]] = arrived
     return sent
 
 
