@@ -237,7 +237,7 @@ def export_batch(
     Every call to AWS is bounded by the deadline as a total, so this returns before it. `continued`
     holds, by message id, what a continuation's attributes say of its origin (continuesMessageId,
     continuesIndexes), as they came: a producer may set them too, so they are checked here. `sent_at`
-    holds, by message id, when the ingest queue took it (SQS's SentTimestamp, epoch milliseconds).
+    holds, by message id, when its events arrived in the ingest queue (`arrival`), for ExportLatency.
     """
     # Reading may take half the time left, at most: the rest is the writer's.
     prepared = prepare_messages(messages, plan, Deadline.after(deadline.remaining() / 2))
