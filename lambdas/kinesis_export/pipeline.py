@@ -367,24 +367,20 @@ def _timings(
     value. A latency below zero can only be the clocks of SQS and Lambda a few milliseconds apart.
     """
     latencies, ages = report.export_latencies_ms, report.qualification_ages_ms
+    sources, records = prepared.sources, prepared.records
     for position, at in written_at.items():
         index = to_write[position]
         at_ms = at * 1000
-        sent = sent_at.get(_origin(prepared.sources[index])[0])
+        sent = sent_at.get(_origin(sources[index])[0])
         if sent is not None:
             latencies.append(max(0, round(at_ms - sent)))
-        qualified = prepared.records[index].qualified
+        qualified = records[index].qualified
         if qualified:
-            age = round(at_ms - _epoch_ms(qualified))
+            age = round(at_ms - datetime.fromisoformat(qualified).timestamp() * 1000)
             if age < 0:
                 report.qualified_ahead += 1
                 age = 0
             ages.append(age)
-
-
-def _epoch_ms(utc: str) -> float:
-    """A record's time (2020-05-25T21:24:39Z) in milliseconds since the epoch."""
-    return datetime.fromisoformat(utc).timestamp() * 1000
 
 
 def _trusted_origins(continued: Mapping[str, tuple[str, str]], prepared: Prepared) -> dict[str, Origin]:
@@ -551,8 +547,8 @@ def arrival(sent_timestamp: str | None, origin_sent: str | None) -> int | None:
     only; a producer able to send can make it longer anyway, by sending more).
     """
     sent = _epoch_ms_text(sent_timestamp)
-    if sent is None:
-        return None
+    if sent is None or origin_sent is None:
+        return sent
     origin = _epoch_ms_text(origin_sent)
     return origin if origin is not None and sent - MAX_ORIGIN_AGE_MS <= origin <= sent else sent
 

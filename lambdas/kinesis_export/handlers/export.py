@@ -146,9 +146,10 @@ def _sent_at(records: list[dict[str, Any]]) -> dict[str, int]:
     """When each message's events arrived in the ingest queue (epoch milliseconds), by message id."""
     sent = {}
     for record in records:
+        attributes = record.get("messageAttributes")  # most messages have none
         arrived = arrival(
             (record.get("attributes") or {}).get("SentTimestamp"),
-            _text(record.get("messageAttributes") or {}, ORIGIN_SENT_ATTRIBUTE),
+            _text(attributes, ORIGIN_SENT_ATTRIBUTE) if attributes else None,
         )
         if arrived is not None:
             sent[record["messageId"]] = arrived
