@@ -370,13 +370,13 @@ def _timings(
     sources, records = prepared.sources, prepared.records
     for position, at in written_at.items():
         index = to_write[position]
-        at_ms = at * 1000
+        at_ms = int(at * 1000)  # whole milliseconds, as SentTimestamp: the arithmetic is on ints
         sent = sent_at.get(_origin(sources[index])[0])
         if sent is not None:
-            latencies.append(max(0, round(at_ms - sent)))
+            latencies.append(at_ms - sent if at_ms > sent else 0)
         qualified = records[index].qualified
         if qualified:
-            age = round(at_ms - datetime.fromisoformat(qualified).timestamp() * 1000)
+            age = at_ms - int(datetime.fromisoformat(qualified).timestamp()) * 1000
             if age < 0:
                 report.qualified_ahead += 1
                 age = 0
