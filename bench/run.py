@@ -137,7 +137,12 @@ def events(count: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def lambda_event(bodies: list[str]) -> dict[str, Any]:
-    messages = [{"MessageId": f"m-{n}", "ReceiptHandle": f"r-{n}", "Body": body} for n, body in enumerate(bodies)]
+    """As Lambda's poller makes it: each message with its SentTimestamp (the exporter's ExportLatency reads it)."""
+    sent = {"SentTimestamp": str(int(time.time() * 1000))}
+    messages = [
+        {"MessageId": f"m-{n}", "ReceiptHandle": f"r-{n}", "Body": body, "Attributes": sent}
+        for n, body in enumerate(bodies)
+    ]
     return sqs_lambda_event(messages, f"arn:aws:sqs:{REGION}:123456789012:ingest", REGION)
 
 

@@ -53,7 +53,7 @@ class ExportStack(Stack):
             idempotency_table=idempotency.table if idempotency is not None else None,
         )
         ConnectionCheck(self, "ConnectionCheck", config=config, package=package, stream=stream)
-        monitoring = Monitoring(self, "Monitoring", destination=config.name, exporter=exporter)
+        monitoring = Monitoring(self, "Monitoring", destination=config.name, exporter=exporter, alarms=config.alarms)
         notifications = AlarmNotifications(
             self, "Notifications", destination=config.name, config=config.alarms, alarms=monitoring.alarms
         )

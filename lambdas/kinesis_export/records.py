@@ -34,6 +34,9 @@ ANY_STREAM_RECORD_BYTES = MIN_RECORD_SIZE_KIB * 1024
 class Record:
     partition_key: str
     data: bytes
+    # The latest lastQualificationTime of its segments, as the record holds it (UTC, to the second), for
+    # the QualificationAge metric; empty for a record not built from an event.
+    qualified: str = ""
 
     @property
     def size(self) -> int:
@@ -82,6 +85,7 @@ class RecordPlan:
             return NO_CONSENT
         ups = {}
         segments = self._segments
+        latest = ""  # of the mapped segments' times: in one form, UTC to the second, so compared as text
         for segment_id, membership in event["segmentMembership"]["ups"].items():
             extra = segments.get(segment_id)
             if extra is not None:
@@ -93,6 +97,8 @@ class RecordPlan:
                     raise InvalidInput(
                         error.code, f"segmentMembership.ups.<segment>.lastQualificationTime: {error.reason}"
                     ) from None
+                if time > latest:
+                    latest = time
                 entry = {"lastQualificationTime": time, "status": membership["status"]}
                 if extra:
                     entry.update(extra)
@@ -144,7 +150,7 @@ class RecordPlan:
         # are walked for it (a string holding the word is walked, and passes).
         if (b"NaN" in data or b"Infinity" in data) and (field := self._non_finite(record)):
             raise InvalidInput("INVALID_EVENT", f"{field}: a number JSON cannot hold (NaN or infinite)")
-        result = Record(key, data)
+        result = Record(key, data, latest)
         if result.size > self.max_record_bytes:
             raise InvalidInput("RECORD_TOO_LARGE", f"record is {result.size} bytes; {self._limit}")
         return result

@@ -65,6 +65,21 @@ def test_only_mapped_segments_are_exported(example_config, seeds_profile):
     assert set(record_json(example_config, seeds_profile)["segmentMembership"]["ups"]) == {HIGH_PROPENSITY, WHITE_PAPER}
 
 
+def test_a_record_knows_the_latest_qualification_time_of_its_mapped_segments_in_utc(example_config, seeds_profile):
+    # given an event whose latest time is an unmapped segment's, and whose latest mapped one has an offset
+    ups = seeds_profile["segmentMembership"]["ups"]
+    ups[HIGH_PROPENSITY]["lastQualificationTime"] = "2020-05-26T01:40:00+02:00"  # 23:40 UTC: the latest mapped
+    ups[WHITE_PAPER]["lastQualificationTime"] = "2020-05-25T23:37:33Z"
+    ups["not-mapped"] = {"status": "realized", "lastQualificationTime": "2021-01-01T00:00:00Z"}
+
+    # when its record is built
+    record = build(example_config, seeds_profile)
+
+    # then the record's qualification time is the latest of its own segments', as the record writes it
+    assert isinstance(record, Record)
+    assert record.qualified == "2020-05-25T23:40:00Z"
+
+
 def test_exited_segment_is_exported_with_utc_time(example_config):
     event = profile_event("1", status="exited")
     event["segmentMembership"]["ups"][HIGH_PROPENSITY]["lastQualificationTime"] = "2020-05-26T01:24:39.750+04:00"
