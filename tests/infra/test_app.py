@@ -242,7 +242,14 @@ def test_synthesis_gives_the_same_template_every_time(example: Assembly, tmp_pat
 def test_synthesized_apps_have_no_unacknowledged_nag_finding(assemblies: list[Assembly]) -> None:
     for assembly in assemblies:
         report = json.loads((assembly.outdir / "validation-report.json").read_text())
-        assert report["pluginReports"] == []
+        # The report also carries the constructs' annotations: the one warning a stack may have is an alarm
+        # topic of its own with nobody subscribed (infra/alarms.py), which the config may leave to later.
+        findings = [
+            (violation["ruleName"], violation["severity"])
+            for plugin in report["pluginReports"]
+            for violation in plugin["violations"]
+        ]
+        assert set(findings) <= {("Annotation::kinesis-export:alarms-unheard", "warning")}, findings
 
 
 def test_an_unacknowledged_nag_finding_fails_synthesis(tmp_path: Path) -> None:
