@@ -33,6 +33,7 @@ def handler_for(exporter: wiring.Exporter) -> wiring.Handler:
             exporter.ledger,
             exporter.ingest,
             _origins(event["Records"]),
+            profiles=exporter.profiles,
         )
         _metrics_and_logs(exporter, report)
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
