@@ -49,6 +49,7 @@ def moto_server() -> Iterator[str]:
         raise MotoMissing("moto's server is not installed: pip install 'kinesis-segment-export[demo]'") from None
 
     serialize_kinesis_writes()
+    serialize_conditional_writes()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -81,6 +82,31 @@ def serialize_kinesis_writes() -> None:
 
     serialized.serialized = True  # type: ignore[attr-defined]
     Shard.put_record = serialized  # type: ignore[method-assign]
+
+
+_DYNAMODB_WRITES = threading.Lock()
+
+
+def serialize_conditional_writes() -> None:
+    """DynamoDB's PutItem checks its condition and writes as one step, as DynamoDB does.
+
+    moto's server takes concurrent requests on threads, and its PutItem reads the item, checks the
+    condition, then stores the new one: two writes conditional on one version can both pass between
+    the two steps, and one is lost. A lock around it makes a lost update the tests see the exporter's
+    (tests/integration/test_profile_concurrency.py).
+    """
+    from moto.dynamodb.models.table import Table
+
+    put_item = Table.put_item
+    if getattr(put_item, "serialized", False):
+        return
+
+    def serialized(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_WRITES:
+            return put_item(self, *args, **kwargs)
+
+    serialized.serialized = True  # type: ignore[attr-defined]
+    Table.put_item = serialized  # type: ignore[method-assign]
 
 
 @dataclass
