@@ -92,7 +92,9 @@ def serialize_conditional_writes() -> None:
 
     moto's server takes concurrent requests on threads, and its PutItem reads the item, checks the
     condition, then stores the new one: two writes conditional on one version can both pass between
-    the two steps, and one is lost. A lock around it makes a lost update the tests see the exporter's
+    the two steps, and one is lost (8 threads, each reading a version and writing on it: 18 of 729
+    successful writes lost with the interpreter switching threads every microsecond, none with this
+    lock). A lock around it makes a lost update the tests see the exporter's
     (tests/integration/test_profile_concurrency.py).
     """
     from moto.dynamodb.models.table import Table
