@@ -12,6 +12,7 @@ from infra.check import ConnectionCheck
 from infra.exporter import Exporter
 from infra.idempotency import IdempotencyTable
 from infra.monitoring import Monitoring
+from infra.profiles import ProfileTable
 from infra.stream import ExportStream
 from kinesis_export.config import AssumeRole, DestinationConfig
 
@@ -43,6 +44,8 @@ class ExportStack(Stack):
         stream_account = config.credentials.role_account_id if isinstance(config.credentials, AssumeRole) else None
         stream = ExportStream(self, "Stream", config=config.stream, account=stream_account)
         idempotency = IdempotencyTable(self, "Idempotency") if config.idempotency is not None else None
+        profiles = ProfileTable(self, "Profiles") if config.profile_state is not None else None
+        profile_table = profiles.table if profiles is not None else None
         exporter = Exporter(
             self,
             "Exporter",
@@ -50,6 +53,7 @@ class ExportStack(Stack):
             package=package,
             stream=stream,
             idempotency_table=idempotency.table if idempotency is not None else None,
+            profile_table=profile_table,
         )
         ConnectionCheck(self, "ConnectionCheck", config=config, package=package, stream=stream)
         monitoring = Monitoring(self, "Monitoring", destination=config.name, exporter=exporter)
@@ -68,10 +72,23 @@ class ExportStack(Stack):
             ("DashboardUrl", monitoring.dashboard_url, "The pipeline's CloudWatch dashboard"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
+        if profile_table is not None:
+            CfnOutput(
+                self,
+                "ProfileTableName",
+                value=profile_table.table_name,
+                description="The profile state table (profileState); the backfill command's --profile-table",
+            )
 
         if config.backfill is not None:
             backfill = Backfill(
-                self, "Backfill", config=config, backfill=config.backfill, package=package, stream=stream
+                self,
+                "Backfill",
+                config=config,
+                backfill=config.backfill,
+                package=package,
+                stream=stream,
+                profile_table=profile_table,
             )
             for output_id, value, description in (
                 ("BackfillBucketName", backfill.bucket.bucket_name, "The bucket backfill files go to"),
