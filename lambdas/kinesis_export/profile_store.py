@@ -141,6 +141,8 @@ def dynamodb_profile_store(
             # The step's writers and this store's readers, at once.
             max_pool_connections=concurrency + 16,
             retries={"mode": "standard", "max_attempts": 3},
+            # This module makes every request, from a validated config: botocore's check of each is spared.
+            parameter_validation=False,
         ),
     )
     return DynamoProfileStore(client, table_name, key_prefix, concurrency=concurrency)
