@@ -9,6 +9,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
 from botocore.exceptions import ClientError
 
+from kinesis_export.profiles import Conflict, Stored
+
 Entries = list[dict[str, Any]]
 Fault = Callable[[int, Entries], Exception | dict[int, str] | None]
 
@@ -129,8 +131,6 @@ class FakeProfileStore:
         refuse_writes: frozenset[str] = frozenset(),
         before_put: Callable[[str], None] | None = None,
     ) -> None:
-        from kinesis_export.profiles import Stored
-
         self.items: dict[str, Stored] = {}
         self.fail_keys = fail_keys
         self.refuse_writes = refuse_writes
@@ -147,8 +147,6 @@ class FakeProfileStore:
         return self.items.get(key)
 
     def put(self, key: str, state: bytes, version: int, expected: int | None, expires_at: int) -> None:
-        from kinesis_export.profiles import Conflict, Stored
-
         if self.before_put is not None:
             self.before_put(key)
         if key in self.refuse_writes:

@@ -166,7 +166,7 @@ def _prepare(
         except Exception as error:
             prepared.rejected.append((source, _as_invalid(error)))
             continue
-        _keep(prepared, source, parsed, built)
+        _keep(prepared, source, parsed["eventId"], built)
     return prepared
 
 
@@ -191,7 +191,7 @@ def _prepare_elements(prepared: Prepared, source: Key, body: str, plan: Plan, de
             invalid = _as_invalid(error)
             part.rejected.append(((source, index), InvalidInput(invalid.code, f"[{index}] {invalid.reason}")))
             continue
-        _keep(part, (source, index), parsed, built)
+        _keep(part, (source, index), parsed["eventId"], built)
     if len(part.rejected) > MAX_REJECTS_PER_MESSAGE:
         first = part.rejected[0][1]
         reason = (
@@ -217,7 +217,7 @@ def _as_invalid(error: Exception) -> InvalidInput:
     return InvalidInput("INVALID_EVENT", f"cannot be exported: {type(error).__name__}")
 
 
-def _keep(prepared: Prepared, source: Source, event: Mapping[str, Any], built: Record | Skip | Change) -> None:
+def _keep(prepared: Prepared, source: Source, event_id: str, built: Record | Skip | Change) -> None:
     if isinstance(built, Skip):
         prepared.filtered += 1
         prepared.without_consent += built is NO_CONSENT
@@ -226,7 +226,7 @@ def _keep(prepared: Prepared, source: Source, event: Mapping[str, Any], built: R
     else:
         prepared.records.append(built)
         prepared.sources.append(source)
-        prepared.event_ids.append(event["eventId"])
+        prepared.event_ids.append(event_id)
 
 
 def settle_profiles(prepared: Prepared, profiles: Profiles, deadline: Deadline) -> None:
@@ -245,7 +245,7 @@ def settle_profiles(prepared: Prepared, profiles: Profiles, deadline: Deadline) 
                 (source, outcome if index is None else InvalidInput(outcome.code, f"[{index}] {outcome.reason}"))
             )
         elif isinstance(outcome, Record | Skip):
-            _keep(prepared, source, {"eventId": change.event_id}, outcome)
+            _keep(prepared, source, change.event_id, outcome)
         else:
             prepared.unsettled[source] = outcome.reason
 

@@ -31,7 +31,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -286,7 +286,7 @@ class ProfilePlan:
         built = self.records.build(event)
         if isinstance(built, Record) and built.partition_key != change.key:
             # The key identity is always in the state (it was just seen), but keep the profile's key whatever.
-            built = Record(change.key, built.data)
+            built = replace(built, partition_key=change.key)
         return built
 
     def load(self, data: bytes) -> ProfileState:
