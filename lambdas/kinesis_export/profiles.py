@@ -294,7 +294,8 @@ class ProfilePlan:
         try:
             raw = from_json(data)
             if raw["format"] != STATE_FORMAT:
-                raise UnreadableState(f"layout {raw['format']!r}, not {STATE_FORMAT}")
+                # Named by what this version reads, never by what the item holds.
+                raise UnreadableState(f"not of layout {STATE_FORMAT}")
             paths = {path for path, _ in self._paths}
             namespaces = {namespace for namespace, _ in self._namespaces}
             denied = raw["denied"]
@@ -423,6 +424,8 @@ class Profiles:
 
     def settle(self, changes: Sequence[Change], deadline: Deadline) -> list[Outcome]:
         """Each change merged into its profile's state, the states written, and each change's outcome, in order."""
+        if not changes:
+            return []
         by_profile: dict[str, list[int]] = {}
         for position, change in enumerate(changes):
             by_profile.setdefault(change.key, []).append(position)

@@ -555,3 +555,10 @@ def test_a_backfill_batch_whose_states_cannot_be_written_stops_before_its_record
 
     assert str(raised.value).startswith("1 profile states not written: the profile state table failed:")
     assert kinesis.stream == []
+
+
+def test_a_batch_with_no_event_for_the_state_calls_no_table():
+    store = FakeProfileStore()
+
+    assert step(store).settle([], Deadline.after(5)) == []
+    assert store.reads == []
