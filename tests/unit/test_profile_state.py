@@ -34,7 +34,7 @@ from kinesis_export.records import NO_MAPPED_IDENTITY, Record, RecordPlan
 from kinesis_export.rejects import RejectsQueue
 from kinesis_export.writer import KinesisWriter
 from tests.fakes import FakeIngest, FakeKinesis, FakeProfileStore, FakeSqs
-from tests.support import EXAMPLE_CONFIG, HIGH_PROPENSITY, WHITE_PAPER
+from tests.support import EXAMPLE_CONFIG, HIGH_PROPENSITY, WHITE_PAPER, PersonalData
 
 NOW = datetime(2020, 6, 1, tzinfo=UTC)
 
@@ -562,3 +562,39 @@ def test_a_batch_with_no_event_for_the_state_calls_no_table():
 
     assert step(store).settle([], Deadline.after(5)) == []
     assert store.reads == []
+
+
+def test_reasons_of_the_state_s_failures_and_rejects_hold_no_personal_data():
+    # given events full of marked personal values: one profile's table refuses writes, another's state would grow
+    # too large, a third's stored state cannot be read
+    pii = PersonalData()
+    a, b, c = pii.mark(), pii.mark(), pii.mark()
+    store = FakeProfileStore(refuse_writes=frozenset({a}))
+    store.items[c] = Stored(1, b'{"format": "' + pii.mark("email").encode() + b'"}', 2_000_000_000)
+    profiles, writer, _ = exporter_parts(store)
+    sqs = FakeSqs()
+    messages = [
+        ("m1", json.dumps(enter("e1", a, attributes={"person": {"email": pii.mark("email")}}))),
+        (
+            "m2",
+            json.dumps(
+                event("e2", b, at="2020-05-25T10:00:00Z", attributes={"person": {"email": pii.mark() * 40_000}})
+            ),
+        ),
+        ("m3", json.dumps(enter("e3", c))),
+    ]
+
+    # when they are exported
+    report = export_batch(
+        messages,
+        profiles.plan.records,
+        writer,
+        RejectsQueue(Queue(sqs, "https://sqs.local/rejects")),
+        Deadline.after(10),
+        profiles=profiles,
+    )
+
+    # then each failure and reject says why, and none quotes the input
+    assert report.failed_message_ids == ["m1", "m3"] and report.rejected == 1
+    reasons = [*report.failures.values(), *(r.reason for r in report.rejections)]
+    assert pii.found_in(" ".join(reasons)) == []
