@@ -40,7 +40,7 @@ from kinesis_export.config import load_config  # noqa: E402
 from kinesis_export.deadline import Deadline  # noqa: E402
 from kinesis_export.events import parse_event  # noqa: E402
 from kinesis_export.records import Record  # noqa: E402
-from kinesis_export.writer import KinesisWriter  # noqa: E402
+from kinesis_export.writer import MAX_BYTES_PER_CALL, KinesisWriter  # noqa: E402
 from kinesis_export_cli.local import LOCAL_CREDENTIALS, LambdaContext, sqs_lambda_event  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -140,7 +140,12 @@ def events(count: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def lambda_event(bodies: list[str]) -> dict[str, Any]:
-    messages = [{"MessageId": f"m-{n}", "ReceiptHandle": f"r-{n}", "Body": body} for n, body in enumerate(bodies)]
+    """As Lambda's poller makes it: each message with its SentTimestamp (the exporter's ExportLatency reads it)."""
+    sent = {"SentTimestamp": str(int(time.time() * 1000))}
+    messages = [
+        {"MessageId": f"m-{n}", "ReceiptHandle": f"r-{n}", "Body": body, "Attributes": sent}
+        for n, body in enumerate(bodies)
+    ]
     return sqs_lambda_event(messages, f"arn:aws:sqs:{REGION}:123456789012:ingest", REGION)
 
 
@@ -331,7 +336,7 @@ def measure(repeats: int) -> dict[str, Any]:
         figures["floor_cpu_us_per_event"] = min(floor_cpu) / exported * 1e6
         figures["min_put_records_calls"] = max(
             math.ceil(exported / MAX_RECORDS_PER_CALL),
-            math.ceil(sum(len(k) + len(d) for k, d in records) / (5 * 1024 * 1024)),
+            math.ceil(sum(len(k) + len(d) for k, d in records) / MAX_BYTES_PER_CALL),
         )
 
         # Wall time with service latency: the writer's concurrent calls against the same calls in sequence.

@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.constants import role_path
-from infra.permissions import acknowledge_list_streams, write_stream
+from infra.permissions import acknowledge_list_streams, read_max_record_size, write_stream
 from infra.stack import PROJECT
 from kinesis_export.config import AssumeRole, DestinationConfig
 
@@ -63,6 +63,10 @@ class AccessStack(Stack):
                 },
             }
         )
+        statements = write_stream(stream_arn, config.stream.kms_key_arn)
+        if config.stream.max_record_size_read:
+            # The connection check runs with this role too, and reads the stream's largest record then.
+            statements.append(read_max_record_size(stream_arn))
         role = iam.Role(
             self,
             "Role",
@@ -70,9 +74,7 @@ class AccessStack(Stack):
             path=f"/{path}/" if path else None,
             assumed_by=trusted,
             description=f"Kinesis export {config.name}: write to stream {config.stream.name}, for the exporter",
-            inline_policies={
-                "WriteStream": iam.PolicyDocument(statements=write_stream(stream_arn, config.stream.kms_key_arn))
-            },
+            inline_policies={"WriteStream": iam.PolicyDocument(statements=statements)},
         )
         acknowledge_list_streams(role, function_role=False)
 

@@ -17,7 +17,7 @@ from infra.constants import CHECK_HANDLER, CHECK_MEMORY_MB, CHECK_TIMEOUT, CONFI
 from infra.exporter import RETENTION_DAYS
 from infra.function import function_role, package_function
 from infra.nag import acknowledge
-from infra.permissions import list_streams, reach_credentials, write_logs
+from infra.permissions import list_streams, reach_credentials, read_max_record_size, write_logs
 from infra.stream import ExportStream
 from kinesis_export.config import DestinationConfig, ExecutionRole
 
@@ -42,7 +42,9 @@ class ConnectionCheck(Construct):
     credentials or a missing stream show up at deploy time, not as a dead-letter queue filling up.
     The function checks with the credentials the exporter uses, so its role holds what the
     exporter's holds to find the stream: ListStreams itself, or the way to the credentials that
-    have it (the assumed role, the access key's secret). It never writes to the stream.
+    have it (the assumed role, the access key's secret). With its own role, and an existing stream
+    the config says takes records over 1 MiB, it may also read that stream's summary
+    (DescribeStreamSummary), which the exporter never needs. It never writes to the stream.
     """
 
     def __init__(
@@ -59,10 +61,14 @@ class ConnectionCheck(Construct):
         credentials = config.credentials
 
         self.log_group = logs.LogGroup(self, "LogGroup", retention=retention)
-        statements = [
-            list_streams() if isinstance(credentials, ExecutionRole) else reach_credentials(credentials),
-            write_logs(self.log_group),
-        ]
+        if isinstance(credentials, ExecutionRole):
+            statements = [list_streams()]
+            if config.stream.max_record_size_read:
+                statements.append(read_max_record_size(stream.stream_arn))
+        else:
+            # The assumed role, or the access key's user, reads the stream: its own statements say what.
+            statements = [reach_credentials(credentials)]
+        statements.append(write_logs(self.log_group))
         self.role = function_role(
             self,
             "Role",

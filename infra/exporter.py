@@ -27,6 +27,11 @@ from kinesis_export.config import Credentials, DestinationConfig
 FUNCTION_LOGICAL_ID = "ExportFunction"
 # Upstream systems publish qualification events with this detail-type.
 EVENT_DETAIL_TYPE = "Segment Qualification"
+# The message group of every event the EventBridge rule sends to a FIFO ingest queue. A rule's SQS target
+# takes a fixed MessageGroupId only (SqsParameters: a string; EventBridge documents dynamic JSON paths for
+# other targets' parameters, and for Pipes, not for a rule's SQS target), so the rule's events are one
+# group: one total order, taken one batch at a time (README, "Delivery guarantees").
+EVENT_BRIDGE_MESSAGE_GROUP = "eventbridge"
 
 # CloudWatch Logs' retention periods, by days (the config accepts only these: LOG_RETENTION_DAYS).
 RETENTION_DAYS = {
@@ -74,9 +79,11 @@ class Exporter(Construct):
         super().__init__(scope, construct_id)
         timeout = Duration.seconds(config.function.timeout_seconds)
         batching_window = Duration.seconds(config.ingest.max_batching_window_seconds)
+        fifo = config.ingest.fifo
 
-        # Messages that failed maxReceiveCount times: kept for inspection and redrive.
-        self.dead_letter_queue = self._parking_queue("DeadLetterQueue")
+        # Messages that failed maxReceiveCount times: kept for inspection and redrive. A FIFO queue's
+        # dead-letter queue must be FIFO too (SQS refuses a redrive policy that names a standard one).
+        self.dead_letter_queue = self._parking_queue("DeadLetterQueue", fifo=fifo)
         self.ingest_queue = sqs.Queue(
             self,
             "IngestQueue",
@@ -88,6 +95,15 @@ class Exporter(Construct):
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=config.ingest.max_receive_count
             ),
+            # With ingest.fifo, a FIFO queue. Content-based deduplication: a producer that sets no
+            # MessageDeduplicationId (an EventBridge rule cannot set one) can still send, and an identical
+            # body within SQS's 5 minutes is taken once (the same body holds the same events, same eventIds:
+            # only duplicates on the stream). High throughput mode (deduplication and throughput per message
+            # group, at no extra cost): without it a FIFO queue takes 300 calls a second per API action.
+            fifo=fifo or None,
+            content_based_deduplication=fifo or None,
+            deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP if fifo else None,
+            fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID if fifo else None,
         )
         # Messages that can never be exported as they are (invalid input), parked by the function
         # unchanged with the reason beside them, instead of being retried into the dead-letter queue.
@@ -107,7 +123,7 @@ class Exporter(Construct):
             description=f"Kinesis export {config.name}: read the ingest queue, write the stream",
             policy_name="Export",
             statements=[
-                *self._statements(stream, config.credentials, idempotency_table),
+                *self._statements(stream, config.credentials, idempotency_table, continues=not fifo),
                 *([keep_profile_state(profile_table)] if profile_table else []),
             ],
         )
@@ -125,7 +141,9 @@ class Exporter(Construct):
             tracing=config.function.tracing,
             environment={
                 "REJECTS_QUEUE_URL": self.rejects_queue.queue_url,
-                "INGEST_QUEUE_URL": self.ingest_queue.queue_url,
+                # The rest of a long message goes back to the ingest queue; never to a FIFO one, where it
+                # would queue behind the later messages of its group.
+                **({} if fifo else {"INGEST_QUEUE_URL": self.ingest_queue.queue_url}),
                 **({"IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name} if idempotency_table else {}),
                 **({"PROFILE_TABLE_NAME": profile_table.table_name} if profile_table else {}),
             },
@@ -159,7 +177,8 @@ class Exporter(Construct):
             target=self.function,
             event_source_arn=self.ingest_queue.queue_arn,
             batch_size=config.ingest.batch_size,
-            max_batching_window=batching_window,
+            # Lambda takes no batching window from a FIFO queue: the property is left out.
+            max_batching_window=None if fifo else batching_window,
             max_concurrency=config.ingest.max_concurrency,
             # Only the messages the function names come back; the rest of the batch is deleted.
             report_batch_item_failures=True,
@@ -171,7 +190,19 @@ class Exporter(Construct):
             "over through the queue's own redrive policy into the dead-letter queue.",
         )
 
+        # With a FIFO ingest queue and a rule: the events EventBridge could not deliver. EventBridge takes
+        # only a standard queue as a rule target's dead-letter queue, so not the ingest queue's.
+        self.undelivered_queue: sqs.Queue | None = None
         if config.event_bridge is not None:
+            undelivered = self.dead_letter_queue
+            if fifo:
+                self.undelivered_queue = undelivered = self._parking_queue("UndeliveredEventsQueue")
+                acknowledge(
+                    undelivered,
+                    "AwsSolutions-SQS3",
+                    "The queue is itself a dead-letter queue: the EventBridge rule's, for events it could not "
+                    "deliver to the FIFO ingest queue (EventBridge takes only a standard queue there).",
+                )
             events.Rule(
                 self,
                 "SegmentQualificationRule",
@@ -179,10 +210,16 @@ class Exporter(Construct):
                 event_bus=events.EventBus.from_event_bus_name(self, "Bus", config.event_bridge.bus_name),
                 event_pattern=events.EventPattern(detail_type=[EVENT_DETAIL_TYPE]),
                 # Adds the ingest queue's policy that lets this rule (and only it) send.
-                targets=[targets.SqsQueue(self.ingest_queue, dead_letter_queue=self.dead_letter_queue)],
+                targets=[
+                    targets.SqsQueue(
+                        self.ingest_queue,
+                        dead_letter_queue=undelivered,
+                        message_group_id=EVENT_BRIDGE_MESSAGE_GROUP if fifo else None,
+                    )
+                ],
             )
 
-    def _parking_queue(self, construct_id: str) -> sqs.Queue:
+    def _parking_queue(self, construct_id: str, *, fifo: bool = False) -> sqs.Queue:
         """A queue where messages wait for a person, as long as SQS allows."""
         queue = sqs.Queue(
             self,
@@ -190,6 +227,7 @@ class Exporter(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=PARKED_MESSAGE_RETENTION,
+            fifo=fifo or None,
         )
         acknowledge(
             queue,
@@ -200,10 +238,16 @@ class Exporter(Construct):
         return queue
 
     def _statements(
-        self, stream: ExportStream, credentials: Credentials, idempotency_table: dynamodb.ITable | None
+        self,
+        stream: ExportStream,
+        credentials: Credentials,
+        idempotency_table: dynamodb.ITable | None,
+        *,
+        continues: bool,
     ) -> list[iam.PolicyStatement]:
         """The function's permissions, action by action on exact resources: the stream's (by
-        credentials mode), then the queues', its logs', and the idempotency table's if any."""
+        credentials mode), then the queues' (sending to the ingest queue only when long messages are
+        continued: not from a FIFO queue), its logs', and the idempotency table's if any."""
         statements = [
             *reach_stream(credentials, stream.stream_arn, stream.encryption_key_arn),
             iam.PolicyStatement(
@@ -216,8 +260,16 @@ class Exporter(Construct):
                 resources=[self.ingest_queue.queue_arn],
             ),
             # The unfinished rest of a message too long for one invocation goes back as a new message.
-            iam.PolicyStatement(
-                sid="ContinueLongMessages", actions=["sqs:SendMessage"], resources=[self.ingest_queue.queue_arn]
+            *(
+                [
+                    iam.PolicyStatement(
+                        sid="ContinueLongMessages",
+                        actions=["sqs:SendMessage"],
+                        resources=[self.ingest_queue.queue_arn],
+                    )
+                ]
+                if continues
+                else []
             ),
             write_logs(self.log_group),
         ]

@@ -10,21 +10,30 @@ from constructs import Construct
 from infra.constants import INGEST_AGE_ALARM_THRESHOLD, METRICS_NAMESPACE
 from infra.exporter import Exporter
 from kinesis_export import metrics as names
+from kinesis_export.config import AlarmsConfig
 
 _PERIOD = Duration.minutes(1)
+# Percentiles over 5 minutes: enough values for a p99 at a modest rate. The latency alarm wants 3 of
+# them in a row: one slow period (a message or two redelivered after the visibility timeout, at a
+# low rate) is no trend.
+_LATENCY_PERIOD = Duration.minutes(5)
+_LATENCY_EVALUATION_PERIODS = 3
 _DASHBOARD_RANGE = "-PT6H"
 
 
 class Monitoring(Construct):
-    """Alarms: dead letters, rejects, function errors and throttles, a backlog in the ingest queue.
+    """Alarms: dead letters, rejects, function errors and throttles, a backlog in the ingest queue, latency.
 
-    None of them has an action: who is told, and how, is each account's choice (attach an SNS
-    topic to the alarms after deploying, or route their state changes with EventBridge).
+    Each notifies the stack's alarm topic when it fires and when it clears (infra/alarms.py, which
+    the stack applies to this whole list).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, destination: str, exporter: Exporter) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, destination: str, exporter: Exporter, alarms: AlarmsConfig
+    ) -> None:
         super().__init__(scope, construct_id)
         function = exporter.function
+        latency_threshold_ms = alarms.latency_p99_seconds * 1000
 
         self.alarms = [
             _any_alarm(
@@ -66,16 +75,31 @@ class Monitoring(Construct):
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
+            # No events written, no values: a pipeline that stopped is BacklogAlarm's.
+            cloudwatch.Alarm(
+                self,
+                "LatencyAlarm",
+                alarm_description=(
+                    f"Kinesis export {destination}: the 99th percentile of events' time from the ingest queue to the "
+                    f"stream was over {alarms.latency_p99_seconds} s for "
+                    f"{_LATENCY_EVALUATION_PERIODS * _LATENCY_PERIOD.to_minutes()} minutes"
+                ),
+                metric=_percentile(destination, names.EXPORT_LATENCY, 99),
+                threshold=latency_threshold_ms,
+                evaluation_periods=_LATENCY_EVALUATION_PERIODS,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            ),
         ]
 
-        def exported(name: str) -> cloudwatch.Metric:
-            # The function's EMF metrics: namespace KinesisExport, dimension service=<destination>.
-            return cloudwatch.Metric(
-                namespace=METRICS_NAMESPACE,
-                metric_name=name,
-                dimensions_map={"service": destination},
-                statistic=cloudwatch.Stats.SUM,
-                period=_PERIOD,
+        if exporter.undelivered_queue is not None:
+            self.alarms.append(
+                _any_alarm(
+                    self,
+                    "UndeliveredEventsAlarm",
+                    _depth(exporter.undelivered_queue),
+                    f"Kinesis export {destination}: EventBridge could not deliver events to the FIFO ingest queue",
+                )
             )
 
         self.dashboard = cloudwatch.Dashboard(
@@ -88,12 +112,15 @@ class Monitoring(Construct):
                 [
                     cloudwatch.GraphWidget(
                         title="Events",
-                        left=[exported(name) for name in names.EVENT_OUTCOMES],
+                        left=[
+                            _exported(destination, name)
+                            for name in (*names.EVENT_OUTCOMES, names.EVENTS_QUALIFIED_AHEAD)
+                        ],
                         width=12,
                     ),
                     cloudwatch.GraphWidget(
                         title="Writing",
-                        left=[exported(name) for name in names.WRITING],
+                        left=[_exported(destination, name) for name in names.WRITING],
                         width=12,
                     ),
                 ],
@@ -123,12 +150,52 @@ class Monitoring(Construct):
                         width=12,
                     ),
                 ],
+                [
+                    cloudwatch.GraphWidget(
+                        title="Latency",
+                        left=[
+                            _percentile(destination, names.EXPORT_LATENCY, 50, "export latency p50 (ms)"),
+                            _percentile(destination, names.EXPORT_LATENCY, 99, "export latency p99 (ms)"),
+                        ],
+                        right=[
+                            _percentile(destination, names.QUALIFICATION_AGE, 50, "qualification age p50 (ms)"),
+                            _percentile(destination, names.QUALIFICATION_AGE, 99, "qualification age p99 (ms)"),
+                        ],
+                        left_annotations=[
+                            cloudwatch.HorizontalAnnotation(value=latency_threshold_ms, label="LatencyAlarm (p99)")
+                        ],
+                        width=12,
+                    ),
+                    cloudwatch.GraphWidget(
+                        title="Kinesis errors",
+                        left=[_exported(destination, name) for name in names.KINESIS_ERRORS],
+                        width=12,
+                    ),
+                ],
             ],
         )
         self.dashboard_url = (
             f"https://{Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region={Aws.REGION}"
             f"#dashboards/dashboard/{self.dashboard.dashboard_name}"
         )
+
+
+def _exported(destination: str, name: str) -> cloudwatch.Metric:
+    """One of the function's EMF metrics (namespace KinesisExport, dimension service=<destination>), summed a minute."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": destination},
+        statistic=cloudwatch.Stats.SUM,
+        period=_PERIOD,
+    )
+
+
+def _percentile(destination: str, name: str, percentile: int, label: str | None = None) -> cloudwatch.Metric:
+    """A percentile of one of the function's EMF metrics of a value per event, over the latency period."""
+    return _exported(destination, name).with_(
+        statistic=cloudwatch.Stats.p(percentile), period=_LATENCY_PERIOD, label=label
+    )
 
 
 def _depth(queue: sqs.Queue, label: str | None = None) -> cloudwatch.Metric:

@@ -47,6 +47,13 @@ def write_stream(stream_arn: str, encryption_key_arn: str | None) -> list[iam.Po
     return statements
 
 
+def read_max_record_size(stream_arn: str) -> iam.PolicyStatement:
+    """The connection check's read of the stream's largest record (StreamConfig.max_record_size_read)."""
+    return iam.PolicyStatement(
+        sid="ReadMaxRecordSize", actions=["kinesis:DescribeStreamSummary"], resources=[stream_arn]
+    )
+
+
 def reach_credentials(credentials: AssumeRole | AccessKey) -> iam.PolicyStatement:
     """What a role needs to get the credentials that write to the stream: assume the role, or read the key."""
     if isinstance(credentials, AssumeRole):

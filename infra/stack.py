@@ -7,6 +7,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Environment, Stack, Tags
 from constructs import Construct
 
+from infra.alarms import AlarmNotifications
 from infra.backfill import Backfill
 from infra.check import ConnectionCheck
 from infra.exporter import Exporter
@@ -56,7 +57,10 @@ class ExportStack(Stack):
             profile_table=profile_table,
         )
         ConnectionCheck(self, "ConnectionCheck", config=config, package=package, stream=stream)
-        monitoring = Monitoring(self, "Monitoring", destination=config.name, exporter=exporter)
+        monitoring = Monitoring(self, "Monitoring", destination=config.name, exporter=exporter, alarms=config.alarms)
+        notifications = AlarmNotifications(
+            self, "Notifications", destination=config.name, config=config.alarms, alarms=monitoring.alarms
+        )
 
         Tags.of(self).add("project", PROJECT)
         Tags.of(self).add("destination", config.name)
@@ -70,8 +74,16 @@ class ExportStack(Stack):
             ("StreamArn", stream.stream_arn, "The Kinesis stream's ARN, for consumers' IAM policies"),
             ("FunctionName", exporter.function.function_name, "The exporter function"),
             ("DashboardUrl", monitoring.dashboard_url, "The pipeline's CloudWatch dashboard"),
+            ("AlarmTopicArn", notifications.topic.topic_arn, "The SNS topic the alarms notify, on ALARM and OK"),
         ):
             CfnOutput(self, output_id, value=value, description=description)
+        if exporter.undelivered_queue is not None:
+            CfnOutput(
+                self,
+                "UndeliveredEventsQueueUrl",
+                value=exporter.undelivered_queue.queue_url,
+                description="Events the EventBridge rule could not deliver to the FIFO ingest queue",
+            )
         if profile_table is not None:
             CfnOutput(
                 self,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from infra.nag import acknowledge
-from kinesis_export.config import StreamConfig
+from kinesis_export.config import MIN_RECORD_SIZE_KIB, StreamConfig
 
 
 class ExportStream(Construct):
@@ -55,6 +57,10 @@ class ExportStream(Construct):
             encryption=encryption,
             encryption_key=encryption_key,
         )
+        if config.max_record_size_kib > MIN_RECORD_SIZE_KIB:
+            # Kinesis's MaxRecordSizeInKiB, which the L2 Stream has no property for. Left out at the default
+            # (1 MiB), so that the templates of streams that take 1 MiB records stay as they were.
+            cast(kinesis.CfnStream, stream.node.default_child).max_record_size_in_kib = config.max_record_size_kib
         if encryption_key is not None:
             acknowledge(
                 stream,

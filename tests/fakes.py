@@ -105,9 +105,11 @@ class FakeIngest:
     def __init__(self) -> None:
         self.bodies: list[str] = []
         self.origins: list[tuple[str, str]] = []  # each continuation's attributes: message id, indexes
+        self.attributes: list[dict[str, Any]] = []  # each continuation's attributes, whole
 
     def send_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.bodies.extend(entry["MessageBody"] for entry in Entries)
+        self.attributes.extend(entry["MessageAttributes"] for entry in Entries)
         self.origins.extend(
             (
                 entry["MessageAttributes"]["continuesMessageId"]["StringValue"],

@@ -5,7 +5,8 @@ Every PutRecords call waits `latency` seconds first, as if the service were that
 records are on the stream, the writer does not know it yet). An action named in `delays` waits
 that long before it is forwarded (a slow SQS, say). Every request is recorded (`requests`:
 action, access key it was signed with, body), and an action named in `denied` is answered
-AccessDenied, as IAM would, in the protocol's own format.
+AccessDenied, as IAM would, in the protocol's own format. `quiet` waits until no request is
+being handled (a call abandoned at a deadline may still be on its way).
 
 Requests pass through unchanged unless the test's `fault` function, asked once per
 PutRecords call, says otherwise:
@@ -86,6 +87,7 @@ class FaultProxy:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._in_flight = 0
         self.stopped = threading.Event()
         proxy = self
         upstream = urlsplit(self.upstream)
@@ -98,6 +100,15 @@ class FaultProxy:
                 pass
 
             def do_POST(self) -> None:
+                with proxy._lock:
+                    proxy._in_flight += 1
+                try:
+                    self._handle()
+                finally:
+                    with proxy._lock:
+                        proxy._in_flight -= 1
+
+            def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 target = self.headers.get("X-Amz-Target", "")
                 action = target.rpartition(".")[2] if target else parse_qs(body.decode()).get("Action", [""])[0]
@@ -206,6 +217,13 @@ class FaultProxy:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def quiet(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being handled (within `timeout` seconds); whether it is so."""
+        ends = time.monotonic() + timeout
+        while self._in_flight and time.monotonic() < ends:
+            time.sleep(0.002)
+        return not self._in_flight
 
     def start(self) -> FaultProxy:
         self._thread.start()

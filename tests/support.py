@@ -129,12 +129,17 @@ def traced_peak(call: Callable[[], T]) -> tuple[T, int]:
     return result, peak
 
 
+def emf_documents(printed: str) -> list[dict[str, Any]]:
+    """The EMF documents printed: JSON lines with an `_aws` section."""
+    return [json.loads(line) for line in printed.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
 def emitted_metrics(printed: str) -> dict[str, list[float]]:
-    """Every EMF metric printed (JSON lines with an `_aws` section), by name, with its values."""
+    """Every EMF metric printed, by name, with its values (those of every document that holds it)."""
     values: dict[str, list[float]] = {}
-    for line in printed.splitlines():
-        if line.startswith("{") and '"_aws"' in line:
-            document = json.loads(line)
-            for directive in document["_aws"]["CloudWatchMetrics"]:
-                values.update({metric["Name"]: document[metric["Name"]] for metric in directive["Metrics"]})
+    for document in emf_documents(printed):
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = document[metric["Name"]]
+                values.setdefault(metric["Name"], []).extend(value if isinstance(value, list) else [value])
     return values

@@ -59,13 +59,22 @@ BATCH_DEADLINE_SECONDS = 300.0
 # whole file would cost as much as the run; a new members file differs in size or at its ends.
 FINGERPRINT_SPAN = 64 * 1024
 _BOM = b"\xef\xbb\xbf"
-# A line longer than this is not read whole but rejected: memory stays bounded whatever the file
-# holds (a file with no line breaks, a wrong file), and an event that large is no segment event.
-MAX_LINE_BYTES = 4 * 1024 * 1024
+# A line longer than the largest record the stream takes plus this is not read whole but rejected:
+# memory stays bounded whatever the file holds (a file with no line breaks, a wrong file), and an event
+# that large is no segment event. The room is for what a line holds that its record does not (attributes,
+# segments and identities not exported, spaces): 4 MiB lines for a stream of 1 MiB records, as ever, and
+# 13 MiB for one of 10 MiB records. The other way, a record outgrows its line only by what is added
+# (segment names and timestamps, ids hashed to 64 characters), and is rejected when over the limit.
+LINE_ROOM_BYTES = 3 * 1024 * 1024
+
+
+def max_line_bytes(plan: RecordPlan) -> int:
+    """The longest line read for a destination: its largest record, and room for what is not exported."""
+    return plan.max_record_bytes + LINE_ROOM_BYTES
 
 
 class _TooLong(bytes):
-    """Stands, in the lines read, for a line over MAX_LINE_BYTES (skipped, not kept).
+    """Stands, in the lines read, for a line over the longest one read (skipped, not kept).
 
     An object of its own type, told by identity: no line read can be it (CPython shares one
     object for each one-byte bytes value, so a plain b"-" could be a line).
@@ -214,16 +223,18 @@ class Lines:
     still exported and checkpointed.
     """
 
-    def __init__(self, lines: Iterable[bytes]) -> None:
+    def __init__(self, lines: Iterable[bytes], max_bytes: int) -> None:
         self._lines = lines
+        self._max_bytes = max_bytes
         self.count = 0
         self.error: tuple[str, str] | None = None  # what the file is, and why
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            for line in _bounded(self._lines):
+            for line in _bounded(self._lines, self._max_bytes):
                 self.count += 1
-                yield line.removeprefix(_BOM) if self.count == 1 else line
+                # Not TOO_LONG's: removeprefix answers a copy, which is no longer told by identity.
+                yield line.removeprefix(_BOM) if self.count == 1 and line is not TOO_LONG else line
         except EOFError:
             self.error = "truncated or corrupt", "its compressed data ends early"
         except gzip.BadGzipFile:  # its message quotes the file's first bytes: not repeated
@@ -234,14 +245,14 @@ class Lines:
             self.error = "unreadable", type(error).__name__
 
 
-def _bounded(lines: Iterable[bytes]) -> Iterator[bytes]:
-    """The lines of a file, each at most MAX_LINE_BYTES; a longer one is skipped and stands as TOO_LONG."""
+def _bounded(lines: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
+    """The lines of a file, each at most max_bytes; a longer one is skipped and stands as TOO_LONG."""
     readline = getattr(lines, "readline", None)
     if readline is None:  # already lines (a test's list)
         yield from lines
         return
-    while line := readline(MAX_LINE_BYTES + 1):
-        if len(line) <= MAX_LINE_BYTES or line.endswith(b"\n"):
+    while line := readline(max_bytes + 1):
+        if len(line) <= max_bytes or line.endswith(b"\n"):
             yield line
             continue
         del line  # the rest is read past a little at a time, and not kept
@@ -284,14 +295,18 @@ class Backfill:
         self._checkpoint = checkpoint
         self.rejects_file = checkpoint.with_suffix(".rejects.jsonl")
         self._report = report
+        self._max_line_bytes = max_line_bytes(plan)
+        self._line_too_long = InvalidInput(
+            "RECORD_TOO_LARGE", f"line is over {self._max_line_bytes // 2**20} MiB: not read"
+        )
 
     def run(self, source: SourceFile, *, restart: bool = False) -> Progress:
         """Export the file's lines after the checkpoint; the checkpoint is marked finished at the end."""
         progress = self._resume(source, restart)
-        lines = Lines(source.lines)
+        lines = Lines(source.lines, self._max_line_bytes)
         with self.rejects_file.open("a", encoding="utf-8") as rejects:
             for batch in numbered_batches(lines, progress.line):
-                too_long = [(number, _LINE_TOO_LONG) for number, line in batch if line is TOO_LONG]
+                too_long = [(number, self._line_too_long) for number, line in batch if line is TOO_LONG]
                 lines_read = [item for item in batch if item[1] is not TOO_LONG]
                 prepared = prepare_lines(lines_read, self._profiles.plan if self._profiles else self._plan)
                 try:
@@ -401,7 +416,6 @@ class Backfill:
         os.replace(temporary, self._checkpoint)
 
 
-_LINE_TOO_LONG = InvalidInput("RECORD_TOO_LARGE", f"line is over {MAX_LINE_BYTES // 2**20} MiB: not read")
 _RESTART = "pass --restart to discard it and export the file from its first line"
 # A checkpoint's fields and their types, as Progress declares them (dict[str, Any] is a dict).
 _CHECKPOINT_FIELDS = {name: get_origin(kind) or kind for name, kind in get_type_hints(Progress).items()}

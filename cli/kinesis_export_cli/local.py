@@ -1,7 +1,10 @@
 """Running the exporter on a laptop: moto's server as AWS, and Lambda's SQS poller played by hand.
 
 Used by `kinesis-export demo` and by the integration tests. moto is a development
-dependency: it is imported only when a local server is started, never by the function.
+dependency: it is imported only when a local server is started, never by the function. Its
+server is extended three times: Kinesis writes are serialized, streams take records as large as
+their MaxRecordSizeInKiB, as AWS's do (moto knows 1 MiB records and 5 MiB calls only), and
+DynamoDB's PutItem checks its condition and writes as one step, as DynamoDB's does.
 """
 
 from __future__ import annotations
@@ -15,7 +18,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kinesis_export.config import DestinationConfig
+    from kinesis_export.records import RecordPlan
 
 # Credentials moto accepts; they never leave this machine.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -49,6 +56,7 @@ def moto_server() -> Iterator[str]:
         raise MotoMissing("moto's server is not installed: pip install 'kinesis-segment-export[demo]'") from None
 
     serialize_kinesis_writes()
+    take_large_records()
     serialize_conditional_writes()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -82,6 +90,190 @@ def serialize_kinesis_writes() -> None:
 
     serialized.serialized = True  # type: ignore[attr-defined]
     Shard.put_record = serialized  # type: ignore[method-assign]
+
+
+# Kinesis's record limits, as AWS documents them since records of up to 10 MiB came
+# (https://docs.aws.amazon.com/streams/latest/dev/large-records.html,
+# https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html): a stream's own maximum
+# record (data plus partition key) of 1024 to 10240 KiB, 1024 unless set; 10 MiB and 500 records per call.
+DEFAULT_RECORD_SIZE_KIB = 1024
+MAX_RECORD_SIZE_KIB = 10240
+MAX_BYTES_PER_CALL = 10 * 1024 * 1024
+
+
+def take_large_records() -> None:
+    """Streams with a maximum record size of their own, as AWS's since records of up to 10 MiB came.
+
+    moto knows nothing of MaxRecordSizeInKiB, takes 1 MiB records and 5 MiB calls, and lets
+    PutRecord write a record of any size. Here CreateStream (and an AWS::Kinesis::Stream of
+    CloudFormation) takes MaxRecordSizeInKiB, DescribeStreamSummary answers it, UpdateMaxRecordSize
+    changes it, and PutRecord and PutRecords refuse a record over it as AWS does (ValidationException,
+    the whole call), and a PutRecords call over 10 MiB (InvalidArgumentException). Pinned by
+    tests/integration/test_local_kinesis.py.
+    """
+    from base64 import b64decode
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.responses import EmptyResult
+    from moto.kinesis.exceptions import TooManyRecords
+    from moto.kinesis.models import KinesisBackend, Stream
+    from moto.kinesis.responses import KinesisResponse
+
+    if getattr(Stream, "max_record_size_kib", None) is not None:
+        return
+
+    def valid_size(value: Any, field: str) -> int:
+        if not isinstance(value, int) or not DEFAULT_RECORD_SIZE_KIB <= value <= MAX_RECORD_SIZE_KIB:
+            raise JsonRESTError(
+                "ValidationException",
+                f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: Member "
+                f"must have value between {DEFAULT_RECORD_SIZE_KIB} and {MAX_RECORD_SIZE_KIB}",
+            )
+        return value
+
+    def check_record(stream: Any, position: str, data: str, partition_key: str) -> int:
+        """The record's size (data plus key); ValidationException when over the stream's maximum."""
+        size = len(b64decode(data)) + len(partition_key.encode("utf-8"))
+        limit = stream.max_record_size_kib * 1024
+        if size > limit:
+            # AWS's words for a record over the stream's maximum (a 1 MiB stream's shown: 1048576).
+            raise JsonRESTError(
+                "ValidationException",
+                f"1 validation error detected: Value at '{position}' failed to satisfy constraint: Member must have "
+                f"length less than or equal to {limit}",
+            )
+        return size
+
+    Stream.max_record_size_kib = DEFAULT_RECORD_SIZE_KIB  # type: ignore[attr-defined]  # every stream's, until set
+
+    create_stream = KinesisResponse.create_stream
+
+    def create_stream_sized(self: Any) -> Any:
+        size = self._get_param("MaxRecordSizeInKiB")
+        size = None if size is None else valid_size(size, "maxRecordSizeInKiB")
+        answer = create_stream(self)
+        if size is not None:
+            self.kinesis_backend.describe_stream(None, self._get_param("StreamName")).max_record_size_kib = size
+        return answer
+
+    def update_max_record_size(self: Any) -> Any:
+        size = valid_size(self._get_param("MaxRecordSizeInKiB"), "maxRecordSizeInKiB")
+        self.kinesis_backend.describe_stream(self._get_param("StreamARN"), None).max_record_size_kib = size
+        return EmptyResult()
+
+    KinesisResponse.create_stream = create_stream_sized  # type: ignore[method-assign]
+    KinesisResponse.update_max_record_size = update_max_record_size  # type: ignore[attr-defined]
+
+    summary = Stream.to_json_summary
+
+    def summary_sized(self: Any) -> dict[str, Any]:
+        answer = summary(self)
+        answer["StreamDescriptionSummary"]["MaxRecordSizeInKiB"] = self.max_record_size_kib
+        return answer
+
+    Stream.to_json_summary = summary_sized  # type: ignore[method-assign]
+
+    # CloudFormation: the property is taken at creation and at an update (which needs no replacement).
+    create_from_template = Stream.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    update_from_template = Stream.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def sized_from(properties: dict[str, Any]) -> int:
+        return valid_size(int(properties.get("MaxRecordSizeInKiB", DEFAULT_RECORD_SIZE_KIB)), "MaxRecordSizeInKiB")
+
+    def create_from(cls: Any, resource_name: str, cloudformation_json: dict[str, Any], *rest: Any, **kw: Any) -> Any:
+        size = sized_from(cloudformation_json.get("Properties", {}))
+        stream = create_from_template(cls, resource_name, cloudformation_json, *rest, **kw)
+        stream.max_record_size_kib = size
+        return stream
+
+    def update_from(cls: Any, /, original_resource: Any, cloudformation_json: dict[str, Any], **kwargs: Any) -> Any:
+        size = sized_from(cloudformation_json.get("Properties", {}))
+        stream = update_from_template(
+            cls, original_resource=original_resource, cloudformation_json=cloudformation_json, **kwargs
+        )
+        stream.max_record_size_kib = size
+        return stream
+
+    Stream.create_from_cloudformation_json = classmethod(create_from)  # type: ignore[method-assign,assignment]
+    Stream.update_from_cloudformation_json = classmethod(update_from)  # type: ignore[method-assign,assignment]
+
+    put_record = KinesisBackend.put_record
+
+    def put_record_sized(
+        self: Any, stream_arn: str, stream_name: str, partition_key: str, explicit_hash_key: str, data: str
+    ) -> Any:
+        stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+        check_record(stream, "data", data, partition_key)
+        return put_record(self, stream_arn, stream_name, partition_key, explicit_hash_key, data)
+
+    def put_records_sized(self: Any, stream_arn: str, stream_name: str, records: list[dict[str, Any]]) -> Any:
+        # moto's own, with the stream's maximum record and the 10 MiB call in place of 1 MiB and 5 MiB.
+        stream = self.describe_stream(stream_arn=stream_arn, stream_name=stream_name)
+        if len(records) > 500:
+            raise TooManyRecords
+        sizes = [
+            check_record(stream, f"records.{n}.member.data", r.get("Data", ""), r.get("PartitionKey", ""))
+            for n, r in enumerate(records, start=1)
+        ]
+        if sum(sizes) > MAX_BYTES_PER_CALL:
+            raise JsonRESTError("InvalidArgumentException", "Records size exceeds 10 MB limit")
+        answer: dict[str, Any] = {"FailedRecordCount": 0, "Records": []}
+        for record in records:
+            sequence_number, shard_id = stream.put_record(
+                record.get("PartitionKey"), record.get("ExplicitHashKey"), record.get("Data")
+            )
+            answer["Records"].append({"SequenceNumber": sequence_number, "ShardId": shard_id})
+        self._send_stream_metrics(stream.stream_name, incoming_bytes=sum(sizes), incoming_records=len(records))
+        return answer
+
+    KinesisBackend.put_record = put_record_sized  # type: ignore[method-assign]
+    KinesisBackend.put_records = put_records_sized  # type: ignore[method-assign]
+
+
+# What SQS takes as a MessageGroupId: 1 to 128 characters, letters, digits and punctuation (ASCII 33 to 126).
+MAX_MESSAGE_GROUP_ID_CHARS = 128
+
+
+def profile_plan(config: DestinationConfig) -> RecordPlan:
+    """The destination's record plan, keyed by profile whatever its partitionKey: for message groups."""
+    from kinesis_export.records import RecordPlan
+
+    return RecordPlan(config.model_copy(update={"partition_key": "primaryIdentity"}))
+
+
+def message_group_id(body: str, plan: RecordPlan) -> str:
+    """The MessageGroupId a producer gives a message sent to a FIFO ingest queue: its profile, named as the
+    record's partition key names it (the primary identity's exported id, else the first identity's; `plan`
+    from `profile_plan`), so that one profile's messages are one group and keep their order.
+
+    A message of many events takes its first event's profile. One whose events make no record (invalid,
+    filtered) is a group of its own: it holds back no profile. A key SQS would not take as a group id (too
+    long, or not printable ASCII) is hashed, as a long partition key is.
+    """
+    from kinesis_export.pipeline import prepare_messages
+
+    records = prepare_messages([("message", body)], plan).records
+    key = records[0].partition_key if records else None
+    if key and len(key) <= MAX_MESSAGE_GROUP_ID_CHARS and all(33 <= ord(char) <= 126 for char in key):
+        return key
+    return hashlib.sha256((key or body).encode("utf-8")).hexdigest()
+
+
+class SendFailed(RuntimeError):
+    """The ingest queue refused a message: str() names SQS's error code and message."""
+
+
+def send_messages(sqs: Any, queue_url: str, bodies: list[str], group_of: Callable[[str], str] | None = None) -> None:
+    """Send the bodies in order, ten a call; with `group_of` (a FIFO queue), each with its MessageGroupId."""
+    for start in range(0, len(bodies), 10):
+        entries = [
+            {"Id": str(n), "MessageBody": body, **({"MessageGroupId": group_of(body)} if group_of else {})}
+            for n, body in enumerate(bodies[start : start + 10])
+        ]
+        answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        if answer.get("Failed"):
+            failed = answer["Failed"][0]
+            raise SendFailed(f"the ingest queue refused a message: {failed['Code']}: {failed.get('Message', '')}")
 
 
 _DYNAMODB_WRITES = threading.Lock()
@@ -176,7 +368,9 @@ def poll_once(
     """Play Lambda's poller once: gather a batch, invoke, delete what the handler acknowledged.
 
     Returns how many messages were delivered and the ids the handler reported as failed;
-    those are made visible again at once, as SQS would after their visibility timeout.
+    those are made visible again at once, as SQS would after their visibility timeout. From a
+    FIFO queue moto's SQS delivers as SQS does: each group in order, and none of a group while
+    one of its messages is in flight.
     """
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     messages: list[dict[str, Any]] = []

@@ -1,15 +1,17 @@
-"""A local AWS cloud that `cdk deploy` can deploy the export stacks onto: moto's server, with five extensions.
+"""A local AWS cloud that `cdk deploy` can deploy the export stacks onto: moto's server, with six extensions.
 
 moto's CloudFormation creates most of what an export stack holds, and the aws-cdk CLI talks to it as
 to AWS (AWS_ENDPOINT_URL). What it lacks, this module adds, each kept small and each pinned by a test
 (tests/integration/test_localcloud.py) that fails when a moto upgrade breaks it:
 
-1. `AWS::CloudWatch::Alarm`: moto has no CloudFormation model for it and skips the resource, so the
-   dashboard's reference to an alarm fails the deploy. Created here through moto's CloudWatch.
-2. `AWS::SQS::QueuePolicy` and `AWS::S3::BucketPolicy` (the backfill bucket's, the bootstrap bucket's):
-   likewise skipped; here they set the queue's or the bucket's policy, which the local cloud records
-   but does not enforce (moto would judge a bucket policy without its conditions: a TLS-only one would
-   refuse every request over the local cloud's plain HTTP).
+1. `AWS::CloudWatch::Alarm` and `AWS::SNS::Subscription`: moto has no CloudFormation model for them and
+   skips the resources: the dashboard's and the topic policy's references to an alarm would fail the deploy,
+   and a subscription would be missing. Alarms are created here through moto's CloudWatch, subscriptions
+   through moto's SNS (listed with their topic; nothing is delivered).
+2. `AWS::SQS::QueuePolicy`, `AWS::S3::BucketPolicy` (the backfill bucket's, the bootstrap bucket's) and
+   `AWS::SNS::TopicPolicy` (the alarm topic's): likewise skipped; here they set the queue's, the bucket's or
+   the topic's policy, which the local cloud records but does not enforce (moto would judge a bucket policy
+   without its conditions: a TLS-only one would refuse every request over the local cloud's plain HTTP).
 3. Custom resources run in line: moto would invoke the ServiceToken function in Docker and wait for
    its answer. Here the Provider framework's part is played: its user function (the connection
    check) runs from its deployed zip, with its deployed environment, in a fresh interpreter
@@ -25,8 +27,11 @@ to AWS (AWS_ENDPOINT_URL). What it lacks, this module adds, each kept small and 
    every SendMessage. `kinesis_export_cli.localdeploy` polls the queue as the mapping says instead.
    A function's update leaves out the layers the local cloud does not hold, as its creation does.
    And CloudTrail's LookupEvents, which the CLI calls after a failed deploy, answers with no events.
+6. A FIFO queue without a QueueName is named as CloudFormation names it, ending in `.fifo`: moto gives it
+   the name of any resource, which its SQS then refuses for a FIFO queue (`ingest.fifo`).
 
-IAM is not enforced, streams get one shard and no encryption, functions run on this machine's Python
+IAM is not enforced, streams get one shard and no encryption (but their MaxRecordSizeInKiB, through
+moto_server's own extension, local.take_large_records), functions run on this machine's Python
 and architecture, and layers are not fetched (the function's dependency set is this environment's).
 """
 
@@ -191,7 +196,7 @@ _endpoint: list[str] = []
 
 
 def extend() -> None:
-    """Add the five extensions to moto, once per process (module docstring)."""
+    """Add the six extensions to moto, once per process (module docstring)."""
     global _extended
     with _EXTENDED:
         if _extended:
@@ -202,6 +207,7 @@ def extend() -> None:
         _record_event_source_mappings_only()
         _leave_out_foreign_layers()
         _answer_cloudtrail_lookups()
+        _name_fifo_queues_as_cloudformation_does()
         _extended = True
 
 
@@ -211,6 +217,7 @@ def _add_models() -> None:
     from moto.core.common_models import CloudFormationModel
     from moto.iam.access_control import PermissionResult
     from moto.s3.models import FakeBucket, s3_backends
+    from moto.sns.models import sns_backends
     from moto.sqs.models import sqs_backends
     from moto.utilities.utils import get_partition
 
@@ -349,6 +356,88 @@ def _add_models() -> None:
         ) -> None:
             bucket = cloudformation_json["Properties"]["Bucket"]
             s3_backends[account_id][get_partition(region_name)].delete_bucket_policy(bucket)
+
+    class TopicPolicy(AddedModel, CloudFormationModel):
+        """AWS::SNS::TopicPolicy: the policy document set as each named topic's Policy attribute, as it replaces
+        SNS's default policy; its deletion (or a topic it no longer names) gives the topic the default again."""
+
+        def __init__(self, topic_arns: list[str], account_id: str, region_name: str) -> None:
+            self.topic_arns = topic_arns
+            self.backend = sns_backends[account_id][region_name]
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SNS::TopicPolicy"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return ",".join(self.topic_arns)
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+        ) -> TopicPolicy:
+            properties = cloudformation_json["Properties"]
+            policy = cls(properties["Topics"], account_id, region_name)
+            for arn in policy.topic_arns:
+                policy.backend.set_topic_attribute(arn, "policy", json.dumps(properties["PolicyDocument"]))
+            return policy
+
+        @classmethod
+        def update_from_cloudformation_json(
+            cls,
+            original_resource: TopicPolicy,
+            new_resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+        ) -> TopicPolicy:
+            # An alarm added to the stack is a new source in the policy's condition.
+            policy = cls.create_from_cloudformation_json(
+                new_resource_name, cloudformation_json, account_id, region_name
+            )
+            original_resource._restore_default(set(original_resource.topic_arns) - set(policy.topic_arns))
+            return policy
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            self._restore_default(set(self.topic_arns))
+
+        def _restore_default(self, topic_arns: set[str]) -> None:
+            for arn in topic_arns:
+                topic = self.backend.topics.get(arn)
+                if topic is not None:
+                    topic._policy_json = topic._create_default_topic_policy(
+                        self.backend.region_name, topic.account_id, topic.name
+                    )
+
+    class TopicSubscription(AddedModel, CloudFormationModel):
+        """AWS::SNS::Subscription: a subscription in moto's SNS, listed with its topic (nothing is delivered:
+        the local cloud's alarms never fire, and an e-mail needs no confirmation)."""
+
+        def __init__(self, subscription_arn: str, account_id: str, region_name: str) -> None:
+            self.subscription_arn = subscription_arn
+            self.backend = sns_backends[account_id][region_name]
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SNS::Subscription"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.subscription_arn
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **_: Any
+        ) -> TopicSubscription:
+            properties = cloudformation_json["Properties"]
+            subscription = sns_backends[account_id][region_name].subscribe(
+                properties["TopicArn"], properties["Endpoint"], properties["Protocol"]
+            )
+            return cls(subscription.arn, account_id, region_name)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            self.backend.unsubscribe(self.subscription_arn)
 
     # Policies are recorded, not enforced, as IAM is not: moto would judge a bucket policy without its
     # conditions, so the TLS-only policies of the export and bootstrap stacks would refuse every request
@@ -642,6 +731,26 @@ def _answer_cloudtrail_lookups() -> None:
     # After a failed deploy the CLI looks up the failed resources' API calls in CloudTrail; moto has no
     # LookupEvents, and its error makes the CLI retry for some twenty seconds before it reports the failure.
     CloudTrailResponse.lookup_events = lambda self: json.dumps({"Events": []})  # type: ignore[attr-defined]
+
+
+def _name_fifo_queues_as_cloudformation_does() -> None:
+    from moto.sqs.models import Queue
+
+    create = Queue.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_named(
+        cls: type[Queue], resource_name: str, template: Any, account_id: str, region_name: str, /, **kwargs: Any
+    ) -> Queue:
+        # <stack>-<logical id>-<random>.fifo within SQS's 80 characters: cut in front of the random part, which
+        # keeps two queues of one stack apart.
+        name = str(resource_name)
+        fifo = str(template.get("Properties", {}).get("FifoQueue")).lower() == "true"
+        if fifo and not name.endswith(".fifo"):
+            tail = name[-13:]
+            name = name[: max(0, 80 - len(".fifo") - len(tail))] + tail + ".fifo"
+        return create(cls, name, template, account_id, region_name, **kwargs)  # type: ignore[no-any-return]
+
+    Queue.create_from_cloudformation_json = classmethod(create_named)  # type: ignore[method-assign,assignment]
 
 
 @contextmanager

@@ -12,6 +12,7 @@ shown. The local cloud lives in this process: when it ends, nothing is left runn
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import re
@@ -19,21 +20,27 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kinesis_export.config import parse_config
 from kinesis_export_cli.demo import sample_bodies
 from kinesis_export_cli.local import (
     LOCAL_CREDENTIALS,
     MotoMissing,
+    SendFailed,
     StreamRecord,
     local_client,
+    message_group_id,
     print_records,
     print_rejects,
+    profile_plan,
     read_stream,
     receive_all,
+    send_messages,
     sqs_lambda_event,
 )
 from kinesis_export_cli.localcloud import (
@@ -314,9 +321,8 @@ class Run:
 def run_samples(cloud: Cloud, stack: Stack, stack_outputs: dict[str, str], bodies: list[str]) -> Run:
     """Send `bodies` to the stack's ingest queue and run its deployed function on them, as Lambda would."""
     sqs = cloud.client("sqs", stack.account, stack.region)
-    for body in bodies:
-        sqs.send_message(QueueUrl=stack_outputs["IngestQueueUrl"], MessageBody=body)
     function = deployed_function(stack_outputs["FunctionName"], stack.account, stack.region)
+    send_messages(sqs, stack_outputs["IngestQueueUrl"], bodies, _message_groups(sqs, stack_outputs, function))
     source = event_source(sqs, cloud.client("lambda", stack.account, stack.region), function.name)
     invocations = poll(cloud, function, source, sqs)
     stream_arn = stack_outputs["StreamArn"]
@@ -327,6 +333,19 @@ def run_samples(cloud: Cloud, stack: Stack, stack_outputs: dict[str, str], bodie
         QueueUrl=stack_outputs["DeadLetterQueueUrl"], AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]["ApproximateNumberOfMessages"]
     return Run(stack, stack_outputs, len(bodies), invocations, records, rejects, int(dead))
+
+
+def _message_groups(sqs: Any, stack_outputs: dict[str, str], function: DeployedFunction) -> Callable[[str], str] | None:
+    """For a FIFO ingest queue, each body's MessageGroupId, from the config the function was deployed with."""
+    attributes = sqs.get_queue_attributes(QueueUrl=stack_outputs["IngestQueueUrl"], AttributeNames=["FifoQueue"])
+    if attributes.get("Attributes", {}).get("FifoQueue") != "true":
+        return None
+    # The config packaged beside the function's code, where its environment says (DESTINATION_CONFIG_FILE).
+    path = function.environment["DESTINATION_CONFIG_FILE"]
+    with zipfile.ZipFile(io.BytesIO(function.code)) as package:
+        config = parse_config(json.loads(package.read(path)), f"{function.name}: {path}")
+    plan = profile_plan(config)
+    return lambda body: message_group_id(body, plan)
 
 
 def show(run: Run) -> None:
@@ -353,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     bodies = sample_bodies(args.events)
     try:
         return _deploy_and_run(args.destinations, bodies)
-    except (MotoMissing, DeployFailed) as error:
+    except (MotoMissing, DeployFailed, SendFailed) as error:
         print(error, file=sys.stderr)
         return 1
     except FileNotFoundError as error:

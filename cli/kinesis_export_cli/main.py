@@ -376,9 +376,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "check":
         return check(args.config, args.probe, args.json)
     from kinesis_export_cli.demo import demo
-    from kinesis_export_cli.local import MotoMissing
+    from kinesis_export_cli.local import MotoMissing, SendFailed
 
     try:
         return demo(args.config, args.events, args.verbose)
     except MotoMissing as error:
         raise CommandFailed(str(error), 2) from None
+    except SendFailed as error:
+        raise CommandFailed(str(error), 1) from None

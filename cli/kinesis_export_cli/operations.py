@@ -116,15 +116,22 @@ def redrive(sqs: Any, dead_letter_url: str, ingest_url: str, *, dry_run: bool = 
             raise
     moved = 0
     while True:
-        page = sqs.receive_message(QueueUrl=dead_letter_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        page = sqs.receive_message(
+            QueueUrl=dead_letter_url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            AttributeNames=["MessageGroupId"],
+        )
         messages = page.get("Messages", [])
         if not messages:
             return Redrive(waiting, moved, Counter(), "receive, send, delete")
+        # From a FIFO queue to a FIFO queue, each message keeps its group (a FIFO queue takes none without one).
         entries = [
             {
                 "Id": str(n),
                 "MessageBody": m["Body"],
                 **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {}),
+                **({"MessageGroupId": group} if (group := m.get("Attributes", {}).get("MessageGroupId")) else {}),
             }
             for n, m in enumerate(messages)
         ]

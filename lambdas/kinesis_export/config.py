@@ -98,6 +98,15 @@ class StreamConfig(_Model):
         int, Field(ge=MIN_RECORD_SIZE_KIB, le=MAX_RECORD_SIZE_KIB, alias="maxRecordSizeKiB")
     ] = MIN_RECORD_SIZE_KIB
 
+    @property
+    def max_record_size_read(self) -> bool:
+        """Whether the check reads the stream's MaxRecordSizeInKiB (DescribeStreamSummary).
+
+        Only an existing stream's, and only when the config says more than 1 MiB, which every stream
+        takes: the one case the config can be wrong. A created stream's is the stack's to set.
+        """
+        return self.max_record_size_kib > MIN_RECORD_SIZE_KIB and not self.create
+
     @field_validator("name")
     @classmethod
     def _stream_name(cls, value: str) -> str:
@@ -496,15 +505,34 @@ def load_config(path: str | Path) -> DestinationConfig:
         raise ConfigError(source, [f"cannot read the file: {error.strerror}"]) from None
     except UnicodeDecodeError as error:
         raise ConfigError(source, [f"not UTF-8 text (byte {error.start})"]) from None
+    repeated: list[str] = []
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=lambda pairs: _object(pairs, repeated))
     except json.JSONDecodeError as error:
         raise ConfigError(
             source, [f"not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"]
         ) from None
     except RecursionError:
         raise ConfigError(source, ["not valid JSON: nested too deeply"]) from None
+    if repeated:
+        # JSON keeps the last of a repeated key: the first one's settings would be lost without a word.
+        raise ConfigError(
+            source,
+            [f"{printable(key)}: given twice in one object (only one may be)" for key in dict.fromkeys(repeated)],
+        )
     return parse_config(data, source)
+
+
+def _object(pairs: list[tuple[str, object]], repeated: list[str]) -> dict[str, object]:
+    """A JSON object, noting the keys it repeats."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                repeated.append(key)
+            seen.add(key)
+    return data
 
 
 @dataclass(frozen=True)

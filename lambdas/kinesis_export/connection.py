@@ -1,9 +1,10 @@
 """The connection check: what AEP checks when a Kinesis destination is configured, and a bit more.
 
 With the credentials the function will use: they resolve, the stream exists and is active
-(found with kinesis:ListStreams, the one read permission the policy grants), and, on request,
-one marked probe record goes through PutRecord. Every failure is one line naming the setting
-or the permission to fix.
+(found with kinesis:ListStreams, the one read permission the policy grants), an existing stream
+takes records as large as stream.maxRecordSizeKiB says (read with kinesis:DescribeStreamSummary,
+only when that is over 1 MiB), and, on request, one marked probe record goes through PutRecord.
+Every failure is one line naming the setting or the permission to fix.
 
 `describe_failure` words the ordinary failures of any AWS call in one line, for the check and
 for every command; AWS's own message is left out where it names the caller (access denied).
@@ -27,7 +28,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from .config import AccessKey, AssumeRole, DestinationConfig
+from .config import MIN_RECORD_SIZE_KIB, AccessKey, AssumeRole, DestinationConfig
 from .credentials import SecretError, session_for
 
 PROBE_PARTITION_KEY = "kinesis-export-probe"
@@ -86,6 +87,13 @@ def check_connection(config: DestinationConfig, region: str | None, *, probe: bo
         return report
     report.passed.append(f"stream {config.stream.name} is {summary['StreamStatus']} in {stream_region}")
 
+    if config.stream.max_record_size_read:
+        ok, line = _check_max_record_size(kinesis, config, report.stream_arn, stream_region)
+        if not ok:
+            report.problems.append(line)
+            return report
+        report.passed.append(line)
+
     if probe:
         data = {"kinesisExportProbe": {"destination": config.name, "at": datetime.now(UTC).isoformat()}}
         try:
@@ -95,6 +103,32 @@ def check_connection(config: DestinationConfig, region: str | None, *, probe: bo
             return report
         report.passed.append(f"probe record written (partition key {PROBE_PARTITION_KEY})")
     return report
+
+
+def _check_max_record_size(
+    kinesis: object, config: DestinationConfig, stream_arn: str, region: str
+) -> tuple[bool, str]:
+    """Whether the stream takes records as large as stream.maxRecordSizeKiB says, and the line saying so.
+
+    If not, the writer would send records the stream refuses: each would fail, and go to the dead-letter queue.
+    """
+    said = config.stream.max_record_size_kib
+    try:
+        summary = kinesis.describe_stream_summary(StreamARN=stream_arn)["StreamDescriptionSummary"]  # type: ignore[attr-defined]
+    except (ClientError, BotoCoreError) as error:
+        problem = _denied_or_failed(error, "kinesis:DescribeStreamSummary", region)
+        if isinstance(error, ClientError) and _code(error) in DENIED:
+            problem += f" (the check reads the stream's largest record with it, as stream.maxRecordSizeKiB is {said})"
+        return False, problem
+    # Absent where Kinesis answers without it: every stream takes 1 MiB unless configured for more.
+    taken = int(summary.get("MaxRecordSizeInKiB") or MIN_RECORD_SIZE_KIB)
+    name = config.stream.name
+    if taken < said:
+        return False, (
+            f"stream.maxRecordSizeKiB: the config says {said} KiB, stream {name!r} takes at most {taken} KiB: "
+            "raise it with UpdateMaxRecordSize or lower the setting"
+        )
+    return True, f"stream {name} takes records of up to {taken} KiB (stream.maxRecordSizeKiB: {said})"
 
 
 def _find_stream(kinesis: object, name: str) -> dict[str, str] | None:

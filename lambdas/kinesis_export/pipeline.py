@@ -6,13 +6,20 @@ when every one of its events is written, filtered or parked as a reject, or when
 rest of its array went back to the ingest queue as a new message (`_continue`): otherwise the
 whole message is reported failed, and SQS delivers all of it again (its other events are written
 again: at least once, never lost).
+
+From a FIFO queue, each message comes with its message group, and the answer keeps each group's
+order (`held_for_group_order`): after a failed message, the later messages of its group are reported
+failed too. Such a message is never continued: its rest, a new message, would queue behind the later
+messages of its group.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +29,7 @@ from .profiles import Change, ProfilePlan, Profiles
 from .queues import Outgoing, Queue, entry_size
 from .records import NO_CONSENT, Record, RecordPlan, Skip
 from .rejects import Rejection, RejectsQueue, element_body
-from .writer import KinesisWriter
+from .writer import ErrorClass, KinesisWriter
 
 if TYPE_CHECKING:
     from .idempotency import EventLedger
@@ -49,6 +56,9 @@ MAX_REJECTS_PER_MESSAGE = 100
 # its message is redelivered whole).
 CONTINUATION_SECONDS = 1.0
 
+# Why a message whose own events are done is reported failed all the same (see held_for_group_order).
+GROUP_ORDER_REASON = "an earlier message of its group failed"
+
 
 @dataclass
 class BatchReport:
@@ -72,6 +82,12 @@ class BatchReport:
     put_records_calls: int = 0
     put_records_retries: int = 0
     continued: int = 0  # messages acknowledged once the rest of their events went back to the ingest queue
+    # Records PutRecords did not write, by class, at every attempt (retries included).
+    put_records_errors: Counter[ErrorClass] = field(default_factory=Counter)
+    # One value per event written, in milliseconds (a latency only with a SentTimestamp): see `_timings`.
+    export_latencies_ms: list[int] = field(default_factory=list)
+    qualification_ages_ms: list[int] = field(default_factory=list)
+    qualified_ahead: int = 0  # of those: events whose qualification time was later than their write
 
     @property
     def failed(self) -> int:
@@ -259,6 +275,8 @@ def export_batch(
     ledger: EventLedger | None = None,
     ingest: Queue | None = None,
     continued: Mapping[str, tuple[str, str]] | None = None,
+    groups: Mapping[str, str] | None = None,
+    sent_at: Mapping[str, int] | None = None,
     profiles: Profiles | None = None,
 ) -> BatchReport:
     """Export a batch; a message is acknowledged only once each of its events is written, filtered or
@@ -268,8 +286,12 @@ def export_batch(
     Every call to AWS is bounded by the deadline as a total, so this returns before it. `continued`
     holds, by message id, what a continuation's attributes say of its origin (continuesMessageId,
     continuesIndexes), as they came: a producer may set them too, so they are checked here.
+    `groups` holds, by message id, the message group of each message from a FIFO queue: the answer
+    then keeps each group's order (`held_for_group_order`), and no message is continued. `sent_at`
+    holds, by message id, when its events arrived in the ingest queue (`arrival`), for ExportLatency.
     With `profiles` (profileState), events are read by its plan and merged into their profiles' state
-    before any record is written (`settle_profiles`).
+    before any record is written (`settle_profiles`); a message whose profile's state failed is failed,
+    and from a FIFO queue holds the later messages of its group as any failed message does.
     """
     # Reading may take half the time left, at most: the rest is the writer's.
     prepared = prepare_messages(messages, profiles.plan if profiles else plan, Deadline.after(deadline.remaining() / 2))
@@ -312,8 +334,9 @@ def export_batch(
                 f"invalid input, and no rejects queue is configured (REJECTS_QUEUE_URL): {rejection.code}",
             )
 
-    # With messages that may be continued, the writer stops in time for their rest to be sent.
-    continuing = ingest is not None and bool(prepared.arrays)
+    # With messages that may be continued, the writer stops in time for their rest to be sent. Never from a
+    # FIFO queue (messages with a group): the rest would go behind the later messages of its group.
+    continuing = ingest is not None and bool(prepared.arrays) and not groups
     write_deadline = deadline.earlier(CONTINUATION_SECONDS) if continuing else deadline
 
     # Which records to write, by index in prepared.records: all of them, or those the ledger claimed.
@@ -336,6 +359,8 @@ def export_batch(
     report.put_records_calls = written.calls
     report.put_records_retries = written.retried
     report.exported = len(to_write) - len(written.failed)
+    report.put_records_errors = written.errors
+    _timings(report, prepared, to_write, written.written_at, sent_at or {})
     for position, reason in written.failed.items():
         fail(prepared.sources[to_write[position]], reason)
         unwritten.append(to_write[position])
@@ -361,7 +386,18 @@ def export_batch(
         report.idempotency_errors += len(kept)
 
     if ingest is not None and continuing and report.failures:
-        _continue(report, bodies, prepared.arrays, unfinished, not_continued, origins, own_texts, ingest, deadline)
+        _continue(
+            report,
+            bodies,
+            prepared.arrays,
+            unfinished,
+            not_continued,
+            origins,
+            own_texts,
+            ingest,
+            deadline,
+            sent_at or {},
+        )
 
     if ledger is not None:
         failed = set(unwritten)
@@ -369,10 +405,73 @@ def export_batch(
             [prepared.event_ids[i] for i in to_write if i not in failed], deadline
         )
 
+    if groups and report.failures:
+        for message_id in held_for_group_order([message_id for message_id, _ in messages], groups, report.failures):
+            report.failures[message_id] = GROUP_ORDER_REASON
+
     # Report failures in the batch's own order.
     if report.failures:
         report.failed_message_ids = [message_id for message_id, _ in messages if message_id in report.failures]
     return report
+
+
+def held_for_group_order(message_ids: Sequence[str], groups: Mapping[str, str], failed: Container[str]) -> list[str]:
+    """The messages to report failed besides the `failed` ones, so that a FIFO queue keeps each group's order.
+
+    Lambda's FIFO poller deletes the messages the answer leaves out and returns the others to the queue,
+    where they hold back the rest of their message group until they are delivered again. A message
+    acknowledged after a failed one of its group would be on the stream before the failed one's
+    redelivery. So after a group's first failed message, every later message of that group in the batch
+    (in the batch's order) is reported failed too, and the other groups go on. A message without a group
+    (a standard queue's) holds back nothing.
+
+    Powertools' SqsFifoPartialProcessor(skip_group_on_error=True) follows the same rule, but processes one
+    message at a time; a batch here is written as a whole (concurrent PutRecords calls), so the rule is
+    applied to its outcome.
+    """
+    stopped: set[str] = set()
+    held: list[str] = []
+    for message_id in message_ids:
+        group = groups.get(message_id)
+        if group is None:
+            continue
+        if message_id in failed:
+            stopped.add(group)
+        elif group in stopped:
+            held.append(message_id)
+    return held
+
+
+def _timings(
+    report: BatchReport,
+    prepared: Prepared,
+    to_write: list[int],
+    written_at: Mapping[int, float],
+    sent_at: Mapping[str, int],
+) -> None:
+    """Each written event's export latency and qualification age, in milliseconds.
+
+    Latency runs from its message's arrival in the ingest queue to the return of the call that
+    wrote its record; age, from the latest lastQualificationTime of its record's segments to the
+    same. An age below zero (the time is after the write: a producer's clock ahead, or a time
+    made up) is counted in `qualified_ahead` and taken as 0, so that every event still has its
+    value. A latency below zero can only be the clocks of SQS and Lambda a few milliseconds apart.
+    """
+    latencies, ages = report.export_latencies_ms, report.qualification_ages_ms
+    sources, records = prepared.sources, prepared.records
+    for position, at in written_at.items():
+        index = to_write[position]
+        at_ms = int(at * 1000)  # whole milliseconds, as SentTimestamp: the arithmetic is on ints
+        sent = sent_at.get(_origin(sources[index])[0])
+        if sent is not None:
+            latencies.append(at_ms - sent if at_ms > sent else 0)
+        qualified = records[index].qualified
+        if qualified:
+            age = at_ms - int(datetime.fromisoformat(qualified).timestamp()) * 1000
+            if age < 0:
+                report.qualified_ahead += 1
+                age = 0
+            ages.append(age)
 
 
 def _trusted_origins(continued: Mapping[str, tuple[str, str]], prepared: Prepared) -> dict[str, Origin]:
@@ -445,6 +544,7 @@ def _continue(
     own_texts: Callable[[str], list[str]],
     ingest: Queue,
     deadline: Deadline,
+    sent_at: Mapping[str, int],
 ) -> None:
     """Send the unfinished events of partly done array messages back to the ingest queue, as new messages.
 
@@ -465,7 +565,11 @@ def _continue(
         texts = own_texts(message_id)
         body = "[" + ",".join(texts[index] for index in rest) + "]"
         origin = origins.get(message_id) or Origin(message_id, list(range(count)))
-        outgoing = Outgoing(body, origin.of_rest(rest).attributes())
+        attributes = origin.of_rest(rest).attributes()
+        if (arrived := sent_at.get(message_id)) is not None:
+            # Its events' latency counts from when they first arrived, not from their return.
+            attributes[ORIGIN_SENT_ATTRIBUTE] = {"DataType": "Number", "StringValue": str(arrived)}
+        outgoing = Outgoing(body, attributes)
         if entry_size(outgoing) > len(bodies[message_id].encode("utf-8")):
             # Its origin's attributes would make it larger than the message it continues, which SQS
             # took; without them it is smaller (fewer elements), and a reject names the continuation.
@@ -519,6 +623,31 @@ class Origin:
 
 ORIGIN_MESSAGE_ATTRIBUTE = "continuesMessageId"
 ORIGIN_INDEXES_ATTRIBUTE = "continuesIndexes"
+# When the events of a continuation first arrived in the ingest queue (epoch milliseconds), for ExportLatency.
+ORIGIN_SENT_ATTRIBUTE = "continuesSentTimestamp"
+# SQS keeps a message 14 days at most: an origin older than that, by a continuation's own SentTimestamp, is none.
+MAX_ORIGIN_AGE_MS = 14 * 24 * 3600 * 1000
+
+
+def arrival(sent_timestamp: str | None, origin_sent: str | None) -> int | None:
+    """When a message's events arrived in the ingest queue (epoch milliseconds), from what Lambda's SQS event says
+    of it: its SentTimestamp or, for a continuation, its origin's (continuesSentTimestamp).
+
+    A producer may set that attribute too: it is taken only when no later than the message's own time and no
+    more than 14 days earlier, so a forged one can make its own events' latency look longer, no more (a metric
+    only; a producer able to send can make it longer anyway, by sending more).
+    """
+    sent = _epoch_ms_text(sent_timestamp)
+    if sent is None or origin_sent is None:
+        return sent
+    origin = _epoch_ms_text(origin_sent)
+    return origin if origin is not None and sent - MAX_ORIGIN_AGE_MS <= origin <= sent else sent
+
+
+def _epoch_ms_text(text: object) -> int | None:
+    """Epoch milliseconds written in digits, or None: at most 15 of them (int() of a producer's 5,000 digits would
+    raise ValueError, and fail the batch)."""
+    return int(text) if isinstance(text, str) and len(text) <= 15 and text.isdecimal() else None
 
 
 def _spans(indexes: Sequence[int]) -> str:

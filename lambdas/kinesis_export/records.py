@@ -17,19 +17,26 @@ from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_json
 
-from .config import DestinationConfig
+from .config import MIN_RECORD_SIZE_KIB, DestinationConfig
 from .events import RFC3339, TIME_REASON, Identity, InvalidInput, SegmentEvent
 from .identities import TRANSFORMS
 
-# Kinesis limits: a partition key is at most 256 characters; data plus key at most 1 MiB.
+# Kinesis limits: a partition key is at most 256 characters; a record (data plus partition key) at most
+# the stream's MaxRecordSizeInKiB, from 1 MiB, every stream's default, to 10 MiB on a stream configured
+# for it (stream.maxRecordSizeKiB says which). https://docs.aws.amazon.com/streams/latest/dev/large-records.html,
+# https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html
 MAX_PARTITION_KEY_CHARS = 256
-MAX_RECORD_BYTES = 1024 * 1024
+# What every stream takes, whatever it is configured for.
+ANY_STREAM_RECORD_BYTES = MIN_RECORD_SIZE_KIB * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
     partition_key: str
     data: bytes
+    # The latest lastQualificationTime of its segments, as the record holds it (UTC, to the second), for
+    # the QualificationAge metric; empty for a record not built from an event.
+    qualified: str = ""
 
     @property
     def size(self) -> int:
@@ -63,6 +70,13 @@ class RecordPlan:
         self._paths = _path_tree(attribute.path for attribute in config.attributes)
         self._consent_path = tuple(config.consent_path.split(".")) if config.consent_path else None
         self._key_by_event_id = config.partition_key == "eventId"
+        # The largest record the stream takes, as the config says; the reject of a larger one names it.
+        stream = config.stream
+        self.max_record_bytes = stream.max_record_size_kib * 1024
+        self._limit = (
+            f"stream {stream.name} takes at most {self.max_record_bytes} (stream.maxRecordSizeKiB: "
+            f"{stream.max_record_size_kib})"
+        )
 
     def build(self, event: SegmentEvent) -> Record | Skip:
         """The record for one event, a Skip, or InvalidInput when it cannot be exported as it is."""
@@ -71,6 +85,7 @@ class RecordPlan:
             return NO_CONSENT
         ups = {}
         segments = self._segments
+        latest = ""  # of the mapped segments' times: in one form, UTC to the second, so compared as text
         for segment_id, membership in event["segmentMembership"]["ups"].items():
             extra = segments.get(segment_id)
             if extra is not None:
@@ -82,6 +97,8 @@ class RecordPlan:
                     raise InvalidInput(
                         error.code, f"segmentMembership.ups.<segment>.lastQualificationTime: {error.reason}"
                     ) from None
+                if time > latest:
+                    latest = time
                 entry = {"lastQualificationTime": time, "status": membership["status"]}
                 if extra:
                     entry.update(extra)
@@ -133,11 +150,9 @@ class RecordPlan:
         # are walked for it (a string holding the word is walked, and passes).
         if (b"NaN" in data or b"Infinity" in data) and (field := self._non_finite(record)):
             raise InvalidInput("INVALID_EVENT", f"{field}: a number JSON cannot hold (NaN or infinite)")
-        result = Record(key, data)
-        if result.size > MAX_RECORD_BYTES:
-            raise InvalidInput(
-                "RECORD_TOO_LARGE", f"record is {result.size} bytes; Kinesis takes at most {MAX_RECORD_BYTES}"
-            )
+        result = Record(key, data, latest)
+        if result.size > self.max_record_bytes:
+            raise InvalidInput("RECORD_TOO_LARGE", f"record is {result.size} bytes; {self._limit}")
         return result
 
     def _non_finite(self, record: dict[str, Any]) -> str | None:

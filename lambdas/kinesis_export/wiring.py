@@ -58,7 +58,7 @@ class Exporter(Worker):
     """The exporter's set: a worker's, and the queues and ledger its environment names."""
 
     rejects: RejectsQueue | None = None
-    # Where the unfinished rest of a long message goes back to (see pipeline.export_batch).
+    # Where the unfinished rest of a long message goes back to (see pipeline.export_batch); never a FIFO queue.
     ingest: Queue | None = None
     ledger: EventLedger | None = None
 
@@ -88,6 +88,9 @@ def exporter(
     """The exporter's set; `kinesis`, `sqs`, `ledger` and `profile_store` stand in for the AWS clients (fakes)."""
     settings, config = load(environ)
     sqs = sqs or _sqs_client(settings.region)
+    # The config is the truth: from a FIFO queue a long message is never continued (its rest would go
+    # behind the later messages of its group), whatever INGEST_QUEUE_URL says.
+    ingest_url = settings.ingest_queue_url if not config.ingest.fifo else None
     if config.idempotency is not None and ledger is None:
         if not settings.idempotency_table_name:
             raise ConfigError("environment", ["IDEMPOTENCY_TABLE_NAME: required when the config sets idempotency"])
@@ -97,16 +100,20 @@ def exporter(
             key_prefix=config.name,
             region=settings.region,
         )
+    logger, metrics = _observability(settings, config)
+    if config.ingest.fifo and settings.ingest_queue_url:
+        logger.warning("INGEST_QUEUE_URL ignored: with ingest.fifo a long message is redelivered whole, not continued")
     plan = RecordPlan(config)
     return Exporter(
         settings,
         config,
-        *_observability(settings, config),
+        logger,
+        metrics,
         plan,
         _writer(settings, config, kinesis),
         profiles=profiles(settings, config, plan, profile_store),
         rejects=RejectsQueue(Queue(sqs, settings.rejects_queue_url)) if settings.rejects_queue_url else None,
-        ingest=Queue(sqs, settings.ingest_queue_url, name="continue") if settings.ingest_queue_url else None,
+        ingest=Queue(sqs, ingest_url, name="continue") if ingest_url else None,
         ledger=ledger if config.idempotency is not None else None,
     )
 

@@ -11,6 +11,7 @@ ASSUME_ROLE = "KinesisExport-partner-cross-account"
 ACCESS = "KinesisExportAccess-partner-cross-account"
 ACCESS_KEY = "KinesisExport-agency-access-key"
 BACKFILL = "KinesisExport-members-backfill"
+FIFO = "KinesisExport-journeys-fifo"
 
 
 def logical_id(template: dict[str, Any], path: str) -> str:

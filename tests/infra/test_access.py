@@ -75,6 +75,14 @@ def test_access_role_may_write_only_to_the_one_stream_with_its_customer_key(fixt
             "Action": "kms:GenerateDataKey",
             "Resource": "arn:aws:kms:eu-west-1:222233334444:key/5678abcd-12ab-34cd-56ef-1234567890ab",
         },
+        # the config says the stream takes 4 MiB records: the connection check, which runs with this role,
+        # reads what the stream takes
+        {
+            "Sid": "ReadMaxRecordSize",
+            "Effect": "Allow",
+            "Action": "kinesis:DescribeStreamSummary",
+            "Resource": "arn:aws:kinesis:eu-west-1:222233334444:stream/partner-segments",
+        },
     ]
     assert of_type(fixtures.templates[ACCESS], "AWS::IAM::Policy") == {}
 
@@ -115,6 +123,7 @@ def test_a_role_in_the_exporters_own_account_without_path_or_key(tmp_path: Path)
         "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::222233334444:role/kinesis-export/partner-cross-account/*"},
     }
     [policy] = role["Properties"]["Policies"]
+    # (records of 1 MiB, which every stream takes: nothing for the check to read)
     assert [statement["Sid"] for statement in policy["PolicyDocument"]["Statement"]] == ["ListStreams", "WriteStream"]
     assert policy["PolicyDocument"]["Statement"][1]["Resource"] == {
         "Fn::Join": [

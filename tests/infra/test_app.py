@@ -17,7 +17,17 @@ from infra.app import InvalidDestinations, build_app, load_destinations
 from infra.constants import POWERTOOLS_LAYER_NAME, POWERTOOLS_LAYER_VERSION
 from infra.nag import add_checks
 from tests.infra.conftest import FIXTURES, Assembly, synthesize
-from tests.infra.templates import ACCESS, ACCESS_KEY, ASSUME_ROLE, BACKFILL, EXAMPLE, EXISTING, PROVISIONED, resource
+from tests.infra.templates import (
+    ACCESS,
+    ACCESS_KEY,
+    ASSUME_ROLE,
+    BACKFILL,
+    EXAMPLE,
+    EXISTING,
+    FIFO,
+    PROVISIONED,
+    resource,
+)
 from tests.support import EXAMPLE_CONFIG, ROOT
 
 INVALID = {"name": "Bad Name", "stream": {"name": "exports"}, "segments": [], "identities": [{"namespace": "ECID"}]}
@@ -49,6 +59,7 @@ def test_a_folder_gives_one_destination_per_config_in_name_order() -> None:
         "KinesisExport-partner-cross-account",
         "KinesisExport-members-backfill",
         "KinesisExport-loyalty-existing",
+        "KinesisExport-journeys-fifo",
         "KinesisExport-partners-provisioned",
     ]
 
@@ -118,6 +129,7 @@ def test_stacks_deploy_to_the_default_region_except_where_they_create_their_stre
         "KinesisExport-partner-cross-account": ("111122223333", "us-west-2"),
         "KinesisExport-members-backfill": ("111122223333", "us-west-2"),
         "KinesisExport-loyalty-existing": ("111122223333", "us-west-2"),
+        "KinesisExport-journeys-fifo": ("111122223333", "us-west-2"),
         "KinesisExport-nordic": ("111122223333", "eu-north-1"),
         "KinesisExport-partners-provisioned": ("111122223333", "us-west-2"),
     }
@@ -165,7 +177,7 @@ def test_without_credentials_templates_name_no_region_their_configs_do_not(tmp_p
     assembly = _synthesize_like_the_cli(configs, tmp_path / "out", {"CDK_DEFAULT_REGION": "us-east-1"})
 
     # then the stacks are environment-agnostic but for the accounts and regions the configs name
-    assert set(assembly.templates) == {EXAMPLE, ACCESS_KEY, ASSUME_ROLE, ACCESS, BACKFILL, EXISTING, PROVISIONED}
+    assert set(assembly.templates) == {EXAMPLE, ACCESS_KEY, ASSUME_ROLE, ACCESS, BACKFILL, EXISTING, FIFO, PROVISIONED}
     assert assembly.environment(EXAMPLE) == "aws://unknown-account/unknown-region"
     # and no template names another region: the layer, the asset bucket and all else take the deployment's
     unnamed = {name: _regions(json.dumps(template)) - named[name] for name, template in assembly.templates.items()}

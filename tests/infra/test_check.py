@@ -14,6 +14,7 @@ from tests.infra.templates import (
     BACKFILL,
     EXAMPLE,
     EXISTING,
+    FIFO,
     PROVISIONED,
     arn,
     attached_statements,
@@ -33,6 +34,7 @@ CONFIGS = {
     ASSUME_ROLE: FIXTURES / "assume-role.json",
     ACCESS_KEY: FIXTURES / "access-key.json",
     BACKFILL: FIXTURES / "backfill.json",
+    FIFO: FIXTURES / "fifo.json",
 }
 
 
@@ -90,7 +92,8 @@ def test_check_function_is_the_exporters_package_runtime_and_layer_with_the_chec
             # the exporter's variables, but for the queues and the idempotency and profile state tables,
             # which only the exporter uses
             variables = dict(exporter["Properties"]["Environment"]["Variables"])
-            del variables["REJECTS_QUEUE_URL"], variables["INGEST_QUEUE_URL"]
+            del variables["REJECTS_QUEUE_URL"]
+            variables.pop("INGEST_QUEUE_URL", None)  # none with ingest.fifo
             variables.pop("IDEMPOTENCY_TABLE_NAME", None)
             variables.pop("PROFILE_TABLE_NAME", None)
             assert check["Properties"]["Environment"]["Variables"] == variables, name
@@ -102,7 +105,8 @@ def test_check_function_is_the_exporters_package_runtime_and_layer_with_the_chec
 
 
 def test_check_role_in_execution_role_mode_may_only_list_streams(example: Assembly, fixtures: Assembly) -> None:
-    for template in (example.templates[EXAMPLE], fixtures.templates[EXISTING], fixtures.templates[PROVISIONED]):
+    # records of 1 MiB (the example), or larger on a stream the stack creates and sets (provisioned): nothing to read
+    for template in (example.templates[EXAMPLE], fixtures.templates[PROVISIONED]):
         assert inline_statements(template, "ConnectionCheck/Role") == [
             LIST_STREAMS,
             _logs(template, "ConnectionCheck/LogGroup"),
@@ -110,7 +114,30 @@ def test_check_role_in_execution_role_mode_may_only_list_streams(example: Assemb
         assert attached_statements(template, "ConnectionCheck/Role") == []
 
 
+def test_check_role_of_an_existing_stream_taking_records_over_one_mebibyte_may_read_its_summary(
+    fixtures: Assembly,
+) -> None:
+    # given an existing stream the config says takes 2 MiB records: the check reads what the stream takes
+    template = fixtures.templates[EXISTING]
+
+    # then the check's role may also describe that one stream, and nothing else
+    assert inline_statements(template, "ConnectionCheck/Role") == [
+        LIST_STREAMS,
+        {
+            "Sid": "ReadMaxRecordSize",
+            "Effect": "Allow",
+            "Action": "kinesis:DescribeStreamSummary",
+            "Resource": {
+                "Fn::Join": ["", ["arn:aws:kinesis:eu-west-1:", {"Ref": "AWS::AccountId"}, ":stream/loyalty-segments"]]
+            },
+        },
+        _logs(template, "ConnectionCheck/LogGroup"),
+    ]
+    assert attached_statements(template, "ConnectionCheck/Role") == []
+
+
 def test_check_role_in_assume_role_mode_may_only_assume_the_role(fixtures: Assembly) -> None:
+    # records of 4 MiB: the check reads the stream's summary with the assumed role (tests/infra/test_access.py)
     template = fixtures.templates[ASSUME_ROLE]
 
     assert inline_statements(template, "ConnectionCheck/Role") == [
@@ -126,6 +153,7 @@ def test_check_role_in_assume_role_mode_may_only_assume_the_role(fixtures: Assem
 
 
 def test_check_role_in_access_key_mode_may_only_read_the_secret(fixtures: Assembly) -> None:
+    # records of 2 MiB: the check reads the stream's summary as the key's IAM user, not with this role
     template = fixtures.templates[ACCESS_KEY]
 
     assert inline_statements(template, "ConnectionCheck/Role") == [

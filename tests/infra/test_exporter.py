@@ -5,10 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from infra.constants import POWERTOOLS_LAYER_VERSION
-from infra.exporter import FUNCTION_LOGICAL_ID, RETENTION_DAYS
+from infra.exporter import EVENT_BRIDGE_MESSAGE_GROUP, FUNCTION_LOGICAL_ID, RETENTION_DAYS
 from kinesis_export.config import LOG_RETENTION_DAYS, AccessKey, AssumeRole, load_config
 from tests.infra.conftest import FIXTURES, Assembly
-from tests.infra.templates import EXAMPLE, EXISTING, PROVISIONED, arn, logical_id, of_type, ref, resource
+from tests.infra.templates import (
+    EXAMPLE,
+    EXISTING,
+    FIFO,
+    PROVISIONED,
+    arn,
+    inline_statements,
+    logical_id,
+    of_type,
+    ref,
+    resource,
+)
 from tests.support import EXAMPLE_CONFIG
 
 FOURTEEN_DAYS = 14 * 24 * 3600
@@ -31,9 +42,17 @@ def _denies_plain_http(template: dict[str, Any], queue_path: str) -> bool:
 def test_every_queue_is_encrypted_and_refuses_plain_http(assemblies: list[Assembly]) -> None:
     for assembly in assemblies:
         for template in assembly.export_templates.values():
-            for queue in ("Exporter/IngestQueue", "Exporter/DeadLetterQueue", "Exporter/RejectsQueue"):
+            queues = [_construct_path(template, name) for name in of_type(template, "AWS::SQS::Queue")]
+            assert {"Exporter/IngestQueue", "Exporter/DeadLetterQueue", "Exporter/RejectsQueue"} <= set(queues)
+            for queue in queues:
                 assert resource(template, queue)["Properties"]["SqsManagedSseEnabled"] is True
                 assert _denies_plain_http(template, queue), queue
+
+
+def _construct_path(template: dict[str, Any], logical: str) -> str:
+    """A resource's construct path below its stack, without the trailing /Resource (Exporter/IngestQueue)."""
+    path: str = template["Resources"][logical]["Metadata"]["aws:cdk:path"]
+    return path.split("/", 1)[1].removesuffix("/Resource")
 
 
 def test_ingest_queue_redrives_to_the_dead_letter_queue_after_max_receive_count(example: Assembly) -> None:
@@ -81,6 +100,102 @@ def test_default_event_source_batches_for_throughput(example: Assembly) -> None:
     assert mapping["Properties"]["MaximumBatchingWindowInSeconds"] == 1
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["Properties"]["ScalingConfig"] == {"MaximumConcurrency": 10}
+
+
+def test_standard_ingest_queues_are_not_fifo(example: Assembly, fixtures: Assembly) -> None:
+    for template in [example.templates[EXAMPLE], fixtures.templates[EXISTING], fixtures.templates[PROVISIONED]]:
+        for queue in of_type(template, "AWS::SQS::Queue").values():
+            assert not {"FifoQueue", "ContentBasedDeduplication", "DeduplicationScope"} & queue["Properties"].keys()
+
+
+def test_fifo_ingest_queue_deduplicates_by_content_with_a_fifo_dead_letter_queue(fixtures: Assembly) -> None:
+    # given a config with ingest.fifo and maxReceiveCount 4
+    template = fixtures.templates[FIFO]
+
+    ingest = resource(template, "Exporter/IngestQueue")["Properties"]
+    dead_letters = resource(template, "Exporter/DeadLetterQueue")["Properties"]
+    rejects = resource(template, "Exporter/RejectsQueue")["Properties"]
+
+    # then the ingest queue is FIFO, takes a producer's message without a deduplication id, in high
+    # throughput mode (per message group), and no name is given: CloudFormation names it .fifo
+    assert {key: ingest[key] for key in ingest.keys() - {"Tags"}} == {
+        "FifoQueue": True,
+        "ContentBasedDeduplication": True,
+        "DeduplicationScope": "messageGroup",
+        "FifoThroughputLimit": "perMessageGroupId",
+        "RedrivePolicy": {"deadLetterTargetArn": arn(template, "Exporter/DeadLetterQueue"), "maxReceiveCount": 4},
+        "SqsManagedSseEnabled": True,
+        "VisibilityTimeout": 6 * 60,  # six function timeouts, and no batching window
+    }
+    # and its dead-letter queue is FIFO, as SQS requires; the rejects queue, which the function sends to
+    # without a message group, stays standard
+    assert dead_letters["FifoQueue"] is True
+    assert "FifoQueue" not in rejects
+
+
+def test_fifo_event_source_takes_batches_of_ten_without_a_window(fixtures: Assembly) -> None:
+    template = fixtures.templates[FIFO]
+
+    [mapping] = of_type(template, "AWS::Lambda::EventSourceMapping").values()
+
+    assert mapping["Properties"]["BatchSize"] == 10
+    assert "MaximumBatchingWindowInSeconds" not in mapping["Properties"]  # Lambda has none for FIFO queues
+    assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_fifo_function_never_continues_a_message_to_the_ingest_queue(fixtures: Assembly) -> None:
+    template = fixtures.templates[FIFO]
+
+    variables = template["Resources"][FUNCTION_LOGICAL_ID]["Properties"]["Environment"]["Variables"]
+    statements = inline_statements(template, "Exporter/Role")
+
+    assert "INGEST_QUEUE_URL" not in variables
+    assert "REJECTS_QUEUE_URL" in variables
+    assert "ContinueLongMessages" not in [statement.get("Sid") for statement in statements]
+    # nothing else lets it send to the ingest queue
+    ingest = arn(template, "Exporter/IngestQueue")
+    assert [s["Action"] for s in statements if s["Resource"] == ingest] == [
+        ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
+    ]
+
+
+def test_fifo_rule_sends_in_one_fixed_message_group_and_parks_undelivered_events_in_a_standard_queue(
+    fixtures: Assembly,
+) -> None:
+    # given a FIFO config with an EventBridge rule
+    template = fixtures.templates[FIFO]
+
+    rule = resource(template, "Exporter/SegmentQualificationRule")
+    undelivered = resource(template, "Exporter/UndeliveredEventsQueue")["Properties"]
+
+    # then every event it routes is in one message group (a rule's SQS target takes no JSON path there),
+    # and what it cannot deliver waits in a standard queue: EventBridge takes no FIFO dead-letter queue
+    assert rule["Properties"]["Targets"] == [
+        {
+            "Arn": arn(template, "Exporter/IngestQueue"),
+            "DeadLetterConfig": {"Arn": arn(template, "Exporter/UndeliveredEventsQueue")},
+            "Id": "Target0",
+            "SqsParameters": {"MessageGroupId": EVENT_BRIDGE_MESSAGE_GROUP},
+        }
+    ]
+    assert "FifoQueue" not in undelivered and undelivered["MessageRetentionPeriod"] == FOURTEEN_DAYS
+    # and someone hears of it, and finds it among the outputs
+    [alarm] = [
+        a
+        for a in of_type(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["Dimensions"][0]["Value"]
+        == {"Fn::GetAtt": [logical_id(template, "Exporter/UndeliveredEventsQueue"), "QueueName"]}
+    ]
+    assert alarm["Properties"]["Threshold"] == 1
+    assert template["Outputs"]["UndeliveredEventsQueueUrl"]["Value"] == ref(template, "Exporter/UndeliveredEventsQueue")
+
+
+def test_a_standard_rule_has_no_message_group_and_no_queue_of_its_own(fixtures: Assembly) -> None:
+    for name in (EXISTING, PROVISIONED):
+        template = fixtures.templates[name]
+        rule = resource(template, "Exporter/SegmentQualificationRule")
+        assert "SqsParameters" not in rule["Properties"]["Targets"][0]
+        assert "UndeliveredEventsQueueUrl" not in template["Outputs"]
 
 
 def test_function_is_arm64_python_with_the_pinned_powertools_layer(example: Assembly) -> None:
@@ -185,6 +300,8 @@ def test_fixture_configs_are_the_ones_the_tests_describe() -> None:
     assert assume_role.credentials.exporter_account_id != assume_role.credentials.role_account_id
     assert assume_role.stream.region is not None and assume_role.stream.kms_key_arn is not None
     assert isinstance(load_config(FIXTURES / "access-key.json").credentials, AccessKey)
+    fifo = load_config(FIXTURES / "fifo.json")
+    assert fifo.ingest.fifo and fifo.event_bridge is not None
 
 
 def test_every_log_retention_the_config_accepts_has_a_cloudwatch_value() -> None:

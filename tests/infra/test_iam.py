@@ -6,10 +6,12 @@ from typing import Any
 
 from tests.infra.conftest import Assembly
 from tests.infra.templates import (
+    ACCESS,
     ACCESS_KEY,
     ASSUME_ROLE,
     EXAMPLE,
     EXISTING,
+    FIFO,
     PROVISIONED,
     arn,
     attached_statements,
@@ -100,6 +102,24 @@ def test_created_stream_role_writes_only_to_that_stream(example: Assembly) -> No
             "Resource": arn(template, "Stream/Stream"),
         },
         *_queue_and_log_statements(template),
+    ]
+    assert _attached_policies(template) == []
+
+
+def test_fifo_role_may_not_send_to_its_ingest_queue(fixtures: Assembly) -> None:
+    # given a destination with ingest.fifo, whose function never continues a message
+    template = fixtures.templates[FIFO]
+
+    # then its role holds the same statements as the example's, but for ContinueLongMessages
+    assert _role_statements(template) == [
+        LIST_STREAMS,
+        {
+            "Sid": "WriteStream",
+            "Effect": "Allow",
+            "Action": ["kinesis:PutRecord", "kinesis:PutRecords"],
+            "Resource": arn(template, "Stream/Stream"),
+        },
+        *[s for s in _queue_and_log_statements(template) if s["Sid"] != "ContinueLongMessages"],
     ]
     assert _attached_policies(template) == []
 
@@ -271,3 +291,25 @@ def test_the_list_streams_acknowledgement_is_only_on_roles_holding_list_streams(
                     assert "AwsSolutions-IAM5[Resource::*]" in held, f"{name} {role_id}"
                 else:
                     assert held == set(), f"{name} {role_id}"
+
+
+def test_only_the_roles_the_check_runs_with_may_describe_the_stream_and_only_when_it_reads_it(
+    assemblies: list[Assembly],
+) -> None:
+    # given every role of every stack; the fixtures' configs say records over 1 MiB in every credentials mode
+    holders = set()
+    for assembly in assemblies:
+        for name, template in assembly.templates.items():
+            for role in of_type(template, "AWS::IAM::Role").values():
+                statements = [
+                    s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]
+                ]
+                if any("kinesis:DescribeStreamSummary" in str(statement["Action"]) for statement in statements):
+                    holders.add((name, role["Metadata"]["aws:cdk:path"].removeprefix(f"{name}/")))
+
+    # then only the check's own role for an existing stream (executionRole) and the access stack's role
+    # (assumeRole) hold DescribeStreamSummary: never an exporter or a backfill, nor a stream the stack creates
+    assert holders == {
+        (EXISTING, "ConnectionCheck/Role/Resource"),
+        (ACCESS, "Role/Resource"),
+    }

@@ -80,7 +80,12 @@ def start_pipeline(
     """
 
     def start(
-        *, shards: int = 2, rejects_queue: bool = True, sqs_via_proxy: bool = False, **config_changes: Any
+        *,
+        shards: int = 2,
+        rejects_queue: bool = True,
+        sqs_via_proxy: bool = False,
+        max_record_size_kib: int | None = None,
+        **config_changes: Any,
     ) -> Pipeline:
         suffix = uuid.uuid4().hex[:8]
         for name, value in {**LOCAL_CREDENTIALS, "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}.items():
@@ -89,12 +94,16 @@ def start_pipeline(
         kinesis = boto3.client("kinesis", region_name=REGION)
         sqs = boto3.client("sqs", region_name=REGION)
         stream_name = f"segment-exports-{suffix}"
-        kinesis.create_stream(StreamName=stream_name, ShardCount=shards)
+        # With max_record_size_kib, the stream takes records that large, and the config says so.
+        sized = {} if max_record_size_kib is None else {"MaxRecordSizeInKiB": max_record_size_kib}
+        kinesis.create_stream(StreamName=stream_name, ShardCount=shards, **sized)
         ingest_url = sqs.create_queue(QueueName=f"ingest-{suffix}")["QueueUrl"]
         rejects_url = sqs.create_queue(QueueName=f"rejects-{suffix}")["QueueUrl"] if rejects_queue else None
 
         config = json.loads(EXAMPLE_CONFIG.read_text())
         config["stream"] = {"name": stream_name, "region": REGION}
+        if max_record_size_kib is not None:
+            config["stream"]["maxRecordSizeKiB"] = max_record_size_kib
         config.update(config_changes)
         config_file = tmp_path / f"destination-{suffix}.json"
         config_file.write_text(json.dumps(config))

@@ -148,3 +148,71 @@ def test_check_command_exits_non_zero_with_its_failure_on_stderr(start_pipeline,
     assert captured.err.splitlines() == [
         f"FAIL  stream.name: no stream named 'missing-stream' in {REGION} for these credentials"
     ]
+
+
+def sized_config_file(tmp_path, stream_name: str, **stream: object):
+    config = json.loads(EXAMPLE_CONFIG.read_text())
+    config["stream"] = {"name": stream_name, "region": REGION, **stream}
+    path = tmp_path / "destination.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+def test_check_fails_naming_the_setting_until_the_stream_takes_records_as_large_as_the_config_says(
+    start_pipeline, tmp_path, capsys
+):
+    # given an existing stream of 1 MiB records, and a config saying it takes 10 MiB ones
+    pipeline = start_pipeline()
+    path = sized_config_file(tmp_path, pipeline.stream_name, maxRecordSizeKiB=10240)
+
+    # when it is checked, then the check fails with one line naming the setting and what to do
+    assert main(["check", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"FAIL  stream.maxRecordSizeKiB: the config says 10240 KiB, stream {pipeline.stream_name!r} takes at most "
+        "1024 KiB: raise it with UpdateMaxRecordSize or lower the setting"
+    ]
+
+    # and once the stream is raised to 10 MiB records, the check passes, saying what it read
+    arn = pipeline.kinesis.describe_stream_summary(StreamName=pipeline.stream_name)["StreamDescriptionSummary"]
+    pipeline.kinesis.update_max_record_size(StreamARN=arn["StreamARN"], MaxRecordSizeInKiB=10240)
+    assert main(["check", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "ok    credentials resolve (executionRole)",
+        f"ok    stream {pipeline.stream_name} is ACTIVE in {REGION}",
+        f"ok    stream {pipeline.stream_name} takes records of up to 10240 KiB (stream.maxRecordSizeKiB: 10240)",
+    ]
+
+
+def test_check_reads_the_streams_record_size_only_when_the_config_says_more_than_one_mebibyte(
+    start_pipeline, fault_proxy
+):
+    # given a stream of 2 MiB records
+    pipeline = start_pipeline(max_record_size_kib=2048)
+    stream = {"name": pipeline.stream_name, "region": REGION}
+
+    # when it is checked with a config of 2 MiB records, of 1 MiB ones, and as a stream the stack creates
+    read = []
+    for changes in ({"maxRecordSizeKiB": 2048}, {}, {"maxRecordSizeKiB": 2048, "create": True}):
+        fault_proxy.requests.clear()
+        report = check_connection(config_for(pipeline.stream_name, stream={**stream, **changes}), REGION)
+        assert report.problems == []
+        read.append(signers(fault_proxy, "DescribeStreamSummary") != set())
+
+    # then only the first reads it: every stream takes 1 MiB, and a created stream's is the stack's to set
+    assert read == [True, False, False]
+
+
+def test_check_names_denied_describe_stream_summary_and_why_it_is_needed(start_pipeline, fault_proxy):
+    pipeline = start_pipeline(max_record_size_kib=2048)
+    fault_proxy.denied.add("DescribeStreamSummary")
+    stream = {"name": pipeline.stream_name, "region": REGION, "maxRecordSizeKiB": 2048}
+
+    report = check_connection(config_for(pipeline.stream_name, stream=stream), REGION, probe=True)
+
+    # one line, naming the permission, not the caller; the probe is not tried
+    assert report.problems == [
+        "permission: kinesis:DescribeStreamSummary denied in us-east-1 (AccessDeniedException); grant it to these "
+        "credentials (the check reads the stream's largest record with it, as stream.maxRecordSizeKiB is 2048)"
+    ]
+    assert signers(fault_proxy, "PutRecord") == set()

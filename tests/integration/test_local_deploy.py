@@ -60,7 +60,7 @@ def _bootstrap_with_the_clis_template(cloud: Cloud, account: str, region: str) -
 def _assert_deployed_as_templated(cloud: Cloud, stack: Stack) -> dict[str, str]:
     """Every resource of the template exists, of its type, and the ones the pipeline's wiring rests on hold
     what the template says: functions, their environment and mapping, queues and their redrive, roles,
-    alarms. Returns the physical IDs by logical ID."""
+    alarms and the topic they notify, its policy and subscriptions. Returns the physical IDs by logical ID."""
     cloudformation = cloud.client("cloudformation", stack.account, stack.region)
     summaries = cloudformation.list_stack_resources(StackName=stack.name)["StackResourceSummaries"]
     deployed = {s["LogicalResourceId"]: (s["ResourceType"], s["PhysicalResourceId"]) for s in summaries}
@@ -70,19 +70,32 @@ def _assert_deployed_as_templated(cloud: Cloud, stack: Stack) -> dict[str, str]:
     physical = {name: physical_id for name, (_, physical_id) in deployed.items()}
 
     lambda_ = cloud.client("lambda", stack.account, stack.region)
+    cloudwatch = cloud.client("cloudwatch", stack.account, stack.region)
+    pseudo = {"AWS::AccountId": stack.account, "AWS::Region": stack.region, "AWS::Partition": "aws"}
 
     def value(template_value: Any) -> Any:
-        """A property's deployed value: a literal, a Ref's physical ID, or a function's ARN."""
+        """A property's deployed value: a literal, a Ref's physical ID (or a pseudo parameter's value), a
+        function's or an alarm's ARN; in a list or an object (a policy document), each of its values."""
+        if isinstance(template_value, list):
+            return [value(v) for v in template_value]
         if isinstance(template_value, dict) and set(template_value) == {"Ref"}:
-            return physical[template_value["Ref"]]
+            name = template_value["Ref"]
+            return pseudo[name] if name in pseudo else physical[name]
         if isinstance(template_value, dict) and set(template_value) == {"Fn::GetAtt"}:
             target, attribute = template_value["Fn::GetAtt"]
+            if (templated[target], attribute) == ("AWS::CloudWatch::Alarm", "Arn"):
+                [alarm] = cloudwatch.describe_alarms(AlarmNames=[physical[target]])["MetricAlarms"]
+                return alarm["AlarmArn"]
             assert (templated[target], attribute) == ("AWS::Lambda::Function", "Arn")
             return lambda_.get_function_configuration(FunctionName=physical[target])["FunctionArn"]
+        if isinstance(template_value, dict):
+            assert not any(key.startswith("Fn::") for key in template_value), template_value
+            return {key: value(v) for key, v in template_value.items()}
         return template_value
 
     sqs = cloud.client("sqs", stack.account, stack.region)
     iam = cloud.client("iam", stack.account, stack.region)
+    sns = cloud.client("sns", stack.account, stack.region)
     for name, resource in stack.template["Resources"].items():
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::Lambda::Function":
@@ -99,7 +112,9 @@ def _assert_deployed_as_templated(cloud: Cloud, stack: Stack) -> dict[str, str]:
                 "EventSourceMappings"
             ]
             assert mapping["BatchSize"] == properties["BatchSize"]
-            assert mapping["MaximumBatchingWindowInSeconds"] == properties["MaximumBatchingWindowInSeconds"]
+            # none from a FIFO queue: Lambda takes no window there, and the template leaves it out
+            window = "MaximumBatchingWindowInSeconds"
+            assert mapping.get(window, 0) == properties.get(window, 0)
             assert mapping["FunctionResponseTypes"] == properties["FunctionResponseTypes"]
         elif resource["Type"] == "AWS::SQS::Queue":
             attributes = sqs.get_queue_attributes(QueueUrl=physical[name], AttributeNames=["All"])["Attributes"]
@@ -107,6 +122,7 @@ def _assert_deployed_as_templated(cloud: Cloud, stack: Stack) -> dict[str, str]:
                 assert int(attributes["VisibilityTimeout"]) == properties["VisibilityTimeout"]
             if "MessageRetentionPeriod" in properties:
                 assert int(attributes["MessageRetentionPeriod"]) == properties["MessageRetentionPeriod"]
+            assert attributes.get("FifoQueue", "false") == str(properties.get("FifoQueue", False)).lower()
             if "RedrivePolicy" in properties:
                 redrive = json.loads(attributes["RedrivePolicy"])
                 assert redrive["maxReceiveCount"] == properties["RedrivePolicy"]["maxReceiveCount"]
@@ -120,10 +136,26 @@ def _assert_deployed_as_templated(cloud: Cloud, stack: Stack) -> dict[str, str]:
             role = iam.get_role(RoleName=physical[name])["Role"]
             assert role["Path"] == properties.get("Path", "/")
         elif resource["Type"] == "AWS::CloudWatch::Alarm":
-            [alarm] = cloud.client("cloudwatch", stack.account, stack.region).describe_alarms(
-                AlarmNames=[physical[name]]
-            )["MetricAlarms"]
+            [alarm] = cloudwatch.describe_alarms(AlarmNames=[physical[name]])["MetricAlarms"]
             assert (alarm["Namespace"], alarm["MetricName"]) == (properties["Namespace"], properties["MetricName"])
+            # the topic it notifies, the stack's own (a Ref) or the configured one (an ARN)
+            assert alarm["AlarmActions"] == value(properties.get("AlarmActions", []))
+            assert alarm["OKActions"] == value(properties.get("OKActions", []))
+        elif resource["Type"] == "AWS::SNS::Topic":
+            attributes = sns.get_topic_attributes(TopicArn=physical[name])["Attributes"]
+            assert attributes["DisplayName"] == properties.get("DisplayName", "")
+        elif resource["Type"] == "AWS::SNS::TopicPolicy":
+            # the document as templated, the alarms' ARNs resolved, in place of SNS's default policy
+            for topic in properties["Topics"]:
+                attributes = sns.get_topic_attributes(TopicArn=value(topic))["Attributes"]
+                assert json.loads(attributes["Policy"]) == value(properties["PolicyDocument"])
+        elif resource["Type"] == "AWS::SNS::Subscription":
+            listed = sns.list_subscriptions_by_topic(TopicArn=value(properties["TopicArn"]))["Subscriptions"]
+            [subscription] = [s for s in listed if s["SubscriptionArn"] == physical[name]]
+            assert (subscription["Protocol"], subscription["Endpoint"]) == (
+                properties["Protocol"],
+                properties["Endpoint"],
+            )
     return physical
 
 
@@ -138,6 +170,10 @@ def test_the_example_deploys_with_the_cli_and_its_function_exports_the_samples(c
     _assert_deployed_as_templated(cloud, stack)
     assert set(stack_outputs) == set(stack.template["Outputs"])
     assert stack_outputs["StreamName"] == "segment-exports"
+    # and every alarm notifies the stack's topic when it fires and when it clears
+    alarms = cloud.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    topic = (stack_outputs["AlarmTopicArn"],)
+    assert {(tuple(a["AlarmActions"]), tuple(a["OKActions"])) for a in alarms} == {(topic, topic)}
 
     # and the deployed function, fed as its mapping says, exports the samples as `make demo` does
     run = run_samples(cloud, stack, stack_outputs, BODIES)
@@ -166,13 +202,50 @@ def test_the_example_deploys_with_the_cli_and_its_function_exports_the_samples(c
     again = cdk(cloud, ["deploy", "--app", str(tmp_path / "assembly"), stack.name, "--require-approval", "never"])
     assert "(no changes)" in again
 
-    # and a changed config deploys as an update of the same stack
-    changed = json.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8")) | {"function": {"memoryMb": 1024}}
+    # and a changed config deploys as an update of the same stack, e-mail subscriptions added to its topic
+    changed = json.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8")) | {
+        "function": {"memoryMb": 1024},
+        "alarms": {"email": ["oncall@example.com", "data-platform@example.com"]},
+    }
     (tmp_path / "changed").mkdir()
     [update] = _assembly(cloud, tmp_path / "changed", changed)
     assert deploy(cloud, update, tmp_path / "changed" / "assembly", {(stack.account, stack.region)}) == stack_outputs
     configuration = cloud.client("lambda").get_function_configuration(FunctionName=stack_outputs["FunctionName"])
     assert configuration["MemorySize"] == 1024
+    _assert_deployed_as_templated(cloud, update)
+    subscribed = cloud.client("sns").list_subscriptions_by_topic(TopicArn=stack_outputs["AlarmTopicArn"])
+    assert sorted(s["Endpoint"] for s in subscribed["Subscriptions"]) == sorted(changed["alarms"]["email"])
+
+
+def test_a_fifo_destination_deploys_and_its_function_takes_the_samples_in_their_groups(
+    cloud: Cloud, tmp_path: Path
+) -> None:
+    # given the FIFO fixture (its rule on a bus of its own), synthesized by the CLI
+    cloud.client("events").create_event_bus(Name="journeys")
+    [stack] = _assembly(cloud, tmp_path, FIXTURES / "fifo.json")
+    _bootstrap_with_the_clis_template(cloud, stack.account, stack.region)
+
+    # when the CLI deploys it
+    stack_outputs = deploy(cloud, stack, tmp_path / "assembly", {(stack.account, stack.region)})
+
+    # then every resource is there as the template says: FIFO queues named .fifo, the rule's standard queue
+    _assert_deployed_as_templated(cloud, stack)
+    assert stack_outputs["IngestQueueUrl"].endswith(".fifo") and stack_outputs["DeadLetterQueueUrl"].endswith(".fifo")
+    assert not stack_outputs["UndeliveredEventsQueueUrl"].endswith(".fifo")
+
+    # and the samples, sent each with its profile as MessageGroupId, are exported by the deployed function,
+    # fed ten at a time as its mapping says (the fixture exports ECID alone: three samples have none)
+    run = run_samples(cloud, stack, stack_outputs, BODIES)
+    assert run.summary() == {
+        "sent": 7,
+        "invocations": 1,
+        "function errors": 0,
+        "message failures": 0,
+        "records": 4,
+        "rejected": 3,
+        "dead letters": 0,
+    }
+    assert {tuple(record.json()["identityMap"]) for record in run.records} == {("ecid",)}
 
 
 def test_an_assumed_role_destination_deploys_its_access_stack_first_and_writes_across_accounts(
@@ -181,7 +254,14 @@ def test_an_assumed_role_destination_deploys_its_access_stack_first_and_writes_a
     # given the partner's stream in its account and region, and the assume-role destination that writes to it
     config = json.loads((FIXTURES / "assume-role.json").read_text(encoding="utf-8"))
     partner_account, exporter_account = "222233334444", config["credentials"]["exporterAccountId"]
-    cloud.client("kinesis", partner_account, "eu-west-1").create_stream(StreamName="partner-segments", ShardCount=1)
+    # (of 4 MiB records, as the config says: the deploy-time check reads it, with the assumed role)
+    assert config["stream"]["maxRecordSizeKiB"] == 4096
+    cloud.client("kinesis", partner_account, "eu-west-1").create_stream(
+        StreamName="partner-segments", ShardCount=1, MaxRecordSizeInKiB=4096
+    )
+    # and, its alarms going to the exporter's own on-call topic, an existing one
+    on_call = cloud.client("sns", exporter_account, "us-east-1").create_topic(Name="on-call")["TopicArn"]
+    config["alarms"] = {"topicArn": on_call}
     stacks = _assembly(cloud, tmp_path, config)
 
     # when both stacks are deployed, in order, each into its own account and region
@@ -199,6 +279,11 @@ def test_an_assumed_role_destination_deploys_its_access_stack_first_and_writes_a
     _assert_deployed_as_templated(cloud, stacks[0])
     _assert_deployed_as_templated(cloud, stacks[1])
     assert access_outputs["RoleArn"] == config["credentials"]["roleArn"]
+    # and the alarms notify the existing topic, which the stack leaves as it was
+    assert export_outputs["AlarmTopicArn"] == on_call
+    assert not [r for r in stacks[1].template["Resources"].values() if r["Type"].startswith("AWS::SNS::")]
+    policy = cloud.client("sns", exporter_account, "us-east-1").get_topic_attributes(TopicArn=on_call)["Attributes"]
+    assert [s["Sid"] for s in json.loads(policy["Policy"])["Statement"]] == ["__default_statement_ID"]
 
     # and the exporter, in its own account, writes the samples to the partner's stream through the role
     run = run_samples(cloud, stacks[1], export_outputs, BODIES)

@@ -147,7 +147,8 @@ def test_an_alarm_is_created_and_a_dashboard_can_name_it(cloud: str) -> None:
 
     # then the alarm exists as the template says, and the stack with it
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    [alarm] = _client(cloud, "cloudwatch").describe_alarms()["MetricAlarms"]
+    # (this stack's: the module's tests share one cloud, and the topic policy's test has an alarm too)
+    [alarm] = _client(cloud, "cloudwatch").describe_alarms(AlarmNamePrefix="alarm-Alarm-")["MetricAlarms"]
     assert stack["Outputs"] == [{"OutputKey": "AlarmArn", "OutputValue": alarm["AlarmArn"]}]
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     assert alarm["Dimensions"][0]["Name"] == "QueueName"
@@ -206,6 +207,104 @@ def test_a_bucket_policy_is_set_on_its_bucket(cloud: str) -> None:
     # then the bucket holds the policy
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     assert json.loads(_client(cloud, "s3").get_bucket_policy(Bucket="policy-bucket")["Policy"]) == document
+
+
+# With its properties written out: moto would replace a topic whose template gained an empty Properties.
+TOPIC = {"Type": "AWS::SNS::Topic", "Properties": {"DisplayName": "alarms"}}
+
+
+def _topic_policy(sid: str) -> dict[str, Any]:
+    """A topic policy that lets CloudWatch publish for one alarm of the stack."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": sid,
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": {"Ref": "Topic"},
+                "Condition": {"ArnEquals": {"aws:SourceArn": [{"Fn::GetAtt": ["Alarm", "Arn"]}]}},
+            }
+        ],
+    }
+
+
+def _alarm_topic(sid: str) -> dict[str, Any]:
+    """A topic, an alarm that notifies it, and the topic's policy naming the alarm."""
+    return {
+        "Topic": TOPIC,
+        "Alarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "Namespace": "KinesisExport",
+                "MetricName": "EventsFailed",
+                "Statistic": "Sum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 1,
+                "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                "AlarmActions": [{"Ref": "Topic"}],
+                "OKActions": [{"Ref": "Topic"}],
+            },
+        },
+        "Policy": {
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {"Topics": [{"Ref": "Topic"}], "PolicyDocument": _topic_policy(sid)},
+        },
+    }
+
+
+def test_a_topic_policy_replaces_its_topics_default_policy_and_follows_its_updates(cloud: str) -> None:
+    # given a topic whose policy lets CloudWatch publish for the stack's alarm
+    outputs = {"TopicArn": {"Value": {"Ref": "Topic"}}, "AlarmName": {"Value": {"Ref": "Alarm"}}}
+    stack = _deploy(cloud, "topic-policy", _alarm_topic("PublishAlarms"), outputs)
+    sns = _client(cloud, "sns")
+    deployed = {output["OutputKey"]: output["OutputValue"] for output in stack["Outputs"]}
+    topic_arn, alarm_name = deployed["TopicArn"], deployed["AlarmName"]
+
+    def policy() -> Any:
+        return json.loads(sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]["Policy"])
+
+    # then the topic holds that policy, the alarm's ARN in its condition, in place of SNS's default
+    [alarm] = _client(cloud, "cloudwatch").describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
+    [statement] = policy()["Statement"]
+    assert statement["Sid"] == "PublishAlarms"
+    assert statement["Resource"] == topic_arn
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": [alarm["AlarmArn"]]}}
+    assert (alarm["AlarmActions"], alarm["OKActions"]) == ([topic_arn], [topic_arn])
+
+    # and when the policy changes, the topic holds the new one
+    _update(cloud, "topic-policy", {"Resources": _alarm_topic("PublishAlarmsAgain"), "Outputs": outputs})
+    assert [s["Sid"] for s in policy()["Statement"]] == ["PublishAlarmsAgain"]
+
+    # and when it is removed, the topic has SNS's default policy again
+    resources = {name: r for name, r in _alarm_topic("PublishAlarms").items() if name != "Policy"}
+    _update(cloud, "topic-policy", {"Resources": resources, "Outputs": outputs})
+    assert [s["Sid"] for s in policy()["Statement"]] == ["__default_statement_ID"]
+
+
+def test_a_subscription_is_listed_with_its_topic_until_it_is_removed(cloud: str) -> None:
+    # given a topic with an e-mail subscription
+    subscription = {
+        "Type": "AWS::SNS::Subscription",
+        "Properties": {"TopicArn": {"Ref": "Topic"}, "Protocol": "email", "Endpoint": "oncall@example.com"},
+    }
+    outputs = {"TopicArn": {"Value": {"Ref": "Topic"}}}
+    stack = _deploy(cloud, "subscribed", {"Topic": TOPIC, "Email": subscription}, outputs)
+    sns = _client(cloud, "sns")
+    topic_arn = stack["Outputs"][0]["OutputValue"]
+
+    # then the topic lists it, and the stack names it by its ARN
+    [listed] = sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    assert (listed["Protocol"], listed["Endpoint"]) == ("email", "oncall@example.com")
+    resources = _client(cloud, "cloudformation").list_stack_resources(StackName="subscribed")["StackResourceSummaries"]
+    [email] = [r for r in resources if r["LogicalResourceId"] == "Email"]
+    assert email["PhysicalResourceId"] == listed["SubscriptionArn"]
+
+    # and once removed from the template, it is gone
+    _update(cloud, "subscribed", {"Resources": {"Topic": TOPIC}, "Outputs": outputs})
+    assert sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"] == []
 
 
 def test_a_custom_resource_runs_its_user_function_after_what_it_depends_on(cloud: str) -> None:
@@ -282,6 +381,33 @@ def test_a_stack_is_updated_through_a_second_change_set_of_the_same_name(cloud: 
     assert {r["LogicalResourceId"] for r in resources} == {"Queue", "Other"}
 
 
+def test_a_streams_maximum_record_size_is_taken_from_its_template(cloud: str) -> None:
+    # moto_server's large-record extension (kinesis_export_cli.local.take_large_records), through CloudFormation
+    kinesis = _client(cloud, "kinesis")
+
+    def stream(max_record_size_kib: int | None) -> dict[str, Any]:
+        properties = {"Name": "large-records", "ShardCount": 1}
+        if max_record_size_kib:
+            properties["MaxRecordSizeInKiB"] = max_record_size_kib
+        return {"Stream": {"Type": "AWS::Kinesis::Stream", "Properties": properties}}
+
+    def taken() -> int:
+        summary = kinesis.describe_stream_summary(StreamName="large-records")["StreamDescriptionSummary"]
+        return int(summary["MaxRecordSizeInKiB"])
+
+    # given a stack whose stream takes 4 MiB records
+    _deploy(cloud, "large-records", stream(4096))
+    assert taken() == 4096
+
+    # when the template raises it, then leaves it out, each in an update
+    assert _update(cloud, "large-records", {"Resources": stream(10240)})["StackStatus"] == "UPDATE_COMPLETE"
+    raised = taken()
+    _update(cloud, "large-records", {"Resources": stream(None)})
+
+    # then the stream takes what the template says, and 1 MiB without it
+    assert (raised, taken()) == (10240, 1024)
+
+
 def test_an_event_source_mapping_is_recorded_but_leaves_the_messages_to_the_poller(cloud: str) -> None:
     # given a queue, a function, and a mapping between them
     resources = {
@@ -318,6 +444,33 @@ def test_an_event_source_mapping_is_recorded_but_leaves_the_messages_to_the_poll
     function_name = stack["Outputs"][0]["OutputValue"]
     [mapping] = _client(cloud, "lambda").list_event_source_mappings(FunctionName=function_name)["EventSourceMappings"]
     assert mapping["BatchSize"] == 7
+
+
+def test_a_fifo_queue_without_a_name_is_named_fifo_and_keeps_a_fifo_dead_letter_queue(cloud: str) -> None:
+    # given a FIFO queue and its FIFO dead-letter queue, neither named, as CDK writes them
+    resources = {
+        "DeadLetters": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True}},
+        "Ingest": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "FifoQueue": True,
+                "ContentBasedDeduplication": True,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}, "maxReceiveCount": 2},
+            },
+        },
+    }
+
+    # when the stack is deployed
+    stack = _deploy(cloud, "fifo-queues-with-a-long-name" * 3, resources, {"Url": {"Value": {"Ref": "Ingest"}}})
+
+    # then both are FIFO queues, named as CloudFormation names them, and a message needs its group
+    url = stack["Outputs"][0]["OutputValue"]
+    assert url.endswith(".fifo") and len(url.rsplit("/", 1)[1]) <= 80
+    sqs = _client(cloud, "sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (attributes["FifoQueue"], attributes["ContentBasedDeduplication"]) == ("true", "true")
+    assert json.loads(attributes["RedrivePolicy"])["deadLetterTargetArn"].endswith(".fifo")
+    sqs.send_message(QueueUrl=url, MessageBody="{}", MessageGroupId="profile")
 
 
 def test_cloudtrail_lookups_answer_with_no_events(cloud: str) -> None:

@@ -44,6 +44,29 @@ def test_dead_letters_go_back_to_the_ingest_queue_and_are_exported(start_pipelin
     assert poll_once(pipeline.sqs, pipeline.ingest_url, pipeline.handler) == (12, [])
 
 
+def test_fifo_dead_letters_go_back_to_the_fifo_ingest_queue_in_their_groups(start_pipeline, capsys):
+    # given a FIFO dead-letter queue holding two profiles' messages, and a FIFO ingest queue
+    sqs = start_pipeline(ingest={"fifo": True}).sqs
+    fifo = {"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    dead_letters = sqs.create_queue(QueueName="redrive-dlq.fifo", Attributes=fifo)["QueueUrl"]
+    ingest = sqs.create_queue(QueueName="redrive-ingest.fifo", Attributes=fifo)["QueueUrl"]
+    for n in range(4):
+        sqs.send_message(QueueUrl=dead_letters, MessageBody=f"message {n}", MessageGroupId=f"profile-{n % 2}")
+
+    # when they are redriven (moto has no message move task: the command receives, sends and deletes)
+    assert main(["redrive", dead_letters, "--to", ingest]) == 0
+
+    # then each is back in its group, in its order
+    assert "4 of 4 messages moved back to the ingest queue" in capsys.readouterr().out
+    moved = sqs.receive_message(QueueUrl=ingest, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId"])
+    assert [(m["Attributes"]["MessageGroupId"], m["Body"]) for m in moved["Messages"]] == [
+        ("profile-0", "message 0"),
+        ("profile-1", "message 1"),
+        ("profile-0", "message 2"),
+        ("profile-1", "message 3"),
+    ]
+
+
 def test_a_config_finds_its_queues_in_its_stack_outputs(start_pipeline, moto_endpoint, tmp_path, capsys):
     pipeline = start_pipeline()
     template = {

@@ -24,14 +24,15 @@ from tests.fakes import FakeKinesis
 from tests.support import EXAMPLE_CONFIG, ROOT, profile_event, traced_peak
 
 
-def plan_for(stream: str) -> RecordPlan:
+def plan_for(stream: str, **settings: object) -> RecordPlan:
     config = json.loads(EXAMPLE_CONFIG.read_text())
-    config["stream"] = {"name": stream, "region": "us-east-1"}
+    config["stream"] = {"name": stream, "region": "us-east-1", **settings}
     return RecordPlan(parse_config(config))
 
 
-def runner(checkpoint: Path, kinesis: FakeKinesis, stream: str = "stream-a") -> Backfill:
-    return Backfill(plan_for(stream), KinesisWriter(kinesis, stream), RateLimit(10**6, 10**9), checkpoint)
+def runner(checkpoint: Path, kinesis: FakeKinesis, stream: str = "stream-a", **settings: object) -> Backfill:
+    plan = plan_for(stream, **settings)
+    return Backfill(plan, KinesisWriter(kinesis, stream), RateLimit(10**6, 10**9), checkpoint)
 
 
 def write_members(path: Path, count: int, bad: set[int] = frozenset()) -> Path:
@@ -150,3 +151,35 @@ def test_one_huge_line_is_rejected_without_being_read_whole(tmp_path: Path):
 
     assert progress.rejected == 1
     assert peak < 16 * 1024 * 1024, f"peak {peak / 2**20:.0f} MiB for one line"
+
+
+@pytest.mark.parametrize(
+    ("max_record_size_kib", "exported", "rejects"),
+    [
+        (1024, 0, [(1, "line is over 4 MiB: not read"), (2, "line is over 4 MiB: not read")]),
+        (10240, 1, [(2, "line is over 13 MiB: not read")]),
+    ],
+)
+def test_the_longest_line_read_follows_the_largest_record_the_stream_takes(
+    tmp_path: Path, max_record_size_kib: int, exported: int, rejects: list[tuple[int, str]]
+):
+    # given a member whose line, and record, are 6 MiB, and a 14 MiB line
+    members = tmp_path / "members.jsonl"
+    with members.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(profile_event("m-1", attributes={"person": {"email": "x" * (6 * 1024 * 1024)}})) + "\n")
+        out.write(json.dumps({"eventId": "x" * (14 * 1024 * 1024)}) + "\n")
+    kinesis = FakeKinesis()
+    run = runner(tmp_path / "members.jsonl.checkpoint.json", kinesis, maxRecordSizeKiB=max_record_size_kib)
+
+    # when they are backfilled to a stream of 1 MiB records, or of 10 MiB ones
+    source = open_source(str(members))
+    try:
+        progress = run.run(source)
+    finally:
+        source.close()
+
+    # then the 6 MiB line is read, and exported, only where its record fits; the longer line never is
+    assert progress.exported == len(kinesis.stream) == exported
+    listed = [json.loads(line) for line in run.rejects_file.read_text().splitlines()]
+    assert [(entry["line"], entry["reason"]) for entry in listed] == rejects
+    assert {entry["code"] for entry in listed} == {"RECORD_TOO_LARGE"}

@@ -155,3 +155,15 @@ def test_record_size_defaults_to_every_streams_1_mib_and_goes_up_to_10_mib():
     assert parse_config(data).stream.max_record_size_kib == 1024
     data["stream"]["maxRecordSizeKiB"] = 10_241
     assert config_problems(data) == ["stream.maxRecordSizeKiB: Input should be less than or equal to 10240"]
+
+
+def test_a_key_given_twice_is_refused_rather_than_the_first_silently_lost(tmp_path: Path):
+    # given a config whose "alarms" is given twice: JSON would keep only the second
+    text = EXAMPLE_CONFIG.read_text().rstrip().removesuffix("}")
+    path = tmp_path / "twice.json"
+    path.write_text(text + ', "alarms": {"email": ["ops@example.com"]}, "alarms": {"latencyP99Seconds": 60}}')
+
+    # when it is loaded, then the key is named, once
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert error.value.problems == ["alarms: given twice in one object (only one may be)"]

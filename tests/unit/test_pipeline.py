@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,8 +20,8 @@ from kinesis_export.pipeline import (
 from kinesis_export.queues import Queue
 from kinesis_export.records import RecordPlan
 from kinesis_export.rejects import RejectsQueue
-from kinesis_export.writer import KinesisWriter
-from tests.fakes import FakeKinesis, FakeSqs
+from kinesis_export.writer import ErrorClass, KinesisWriter
+from tests.fakes import FakeKinesis, FakeSqs, client_error
 from tests.support import HIGH_PROPENSITY, body, profile_event
 
 NOT_JSON = '{"eventId": '
@@ -370,3 +372,71 @@ def test_an_invalid_element_is_parked_as_the_producer_wrote_it(example_config):
 
     assert report.failed_message_ids == []
     assert [e["MessageBody"] for e in sqs.sent] == [element]
+
+
+def _utc(epoch_seconds: int) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_each_event_written_has_its_latency_from_its_message_and_the_age_of_its_latest_qualification(example_config):
+    # given messages sent 5 s and 7 s ago (one holding two events), qualified 1, 2 and 3 hours ago, one
+    # with no SentTimestamp, and one whose record Kinesis refuses for good
+    now = int(time.time())
+    events = [profile_event(str(n), event_id=f"e{n}") for n in range(5)]
+    for n, event in enumerate(events):
+        event["segmentMembership"]["ups"][HIGH_PROPENSITY]["lastQualificationTime"] = _utc(now - 3600 * (n + 1))
+    messages = [
+        ("m1", body(events[0])),
+        ("m2", json.dumps([events[1], events[2]])),
+        ("m3", body(events[3])),
+        ("m4", body(events[4])),
+    ]
+    sent_at = {"m1": (now - 5) * 1000, "m2": (now - 7) * 1000, "m4": (now - 9) * 1000}
+    kinesis = FakeKinesis(lambda call, entries: {4: "KMSDisabledException"} if call == 1 else None)
+    writer = KinesisWriter(kinesis, example_config.stream.name, sleep=lambda _: None)
+
+    # when the batch is exported
+    before = time.time()
+    report = export_batch(messages, RecordPlan(example_config), writer, None, Deadline.after(30), sent_at=sent_at)
+    after = time.time()
+
+    # then each event written has one latency from its message's arrival to its write, and one age
+    assert report.failed_message_ids == ["m4"] and report.exported == 4
+    taken = after - before
+    latencies = sorted(report.export_latencies_ms)
+    assert len(latencies) == 3, "one per event written whose message has a SentTimestamp (m3 has none)"
+    for latency, sent in zip(latencies, (now - 5, now - 7, now - 7), strict=True):
+        assert (before - sent) * 1000 - 1 <= latency <= (before - sent + taken) * 1000 + 1
+    ages = sorted(report.qualification_ages_ms)
+    assert len(ages) == 4
+    for age, hours in zip(ages, (1, 2, 3, 4), strict=True):
+        assert (before - now + 3600 * hours) * 1000 - 1 <= age <= (before - now + 3600 * hours + taken) * 1000 + 1
+    assert report.qualified_ahead == 0
+    assert report.put_records_errors == {ErrorClass.KMS: 1}
+
+
+def test_a_qualification_time_later_than_the_write_is_counted_and_aged_zero(example_config):
+    # given an event qualified an hour from now (a producer's clock ahead), and one a minute ago
+    now = int(time.time())
+    ahead, behind = profile_event("1", event_id="e1"), profile_event("2", event_id="e2")
+    ahead["segmentMembership"]["ups"][HIGH_PROPENSITY]["lastQualificationTime"] = _utc(now + 3600)
+    behind["segmentMembership"]["ups"][HIGH_PROPENSITY]["lastQualificationTime"] = _utc(now - 60)
+
+    # when both are written
+    report, _ = run(example_config, [("m1", body(ahead)), ("m2", body(behind))])
+
+    # then the one ahead is counted and its age is 0; the other keeps its own
+    assert report.qualified_ahead == 1
+    zero, minute = sorted(report.qualification_ages_ms)
+    assert zero == 0 and 60_000 <= minute < 70_000
+    assert report.export_latencies_ms == [], "no SentTimestamp given, no latency"
+
+
+def test_records_kinesis_did_not_write_are_reported_by_error_class(example_config):
+    faults = {1: client_error("ThrottlingException"), 2: {0: "ProvisionedThroughputExceededException"}}
+    kinesis = FakeKinesis(lambda call, entries: faults.get(call))
+
+    report, _ = run(example_config, [("m1", body(profile_event("1"))), ("m2", body(profile_event("2")))], kinesis)
+
+    assert report.failed_message_ids == []
+    assert report.put_records_errors == {ErrorClass.THROTTLED: 2 + 1}

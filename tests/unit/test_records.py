@@ -65,6 +65,21 @@ def test_only_mapped_segments_are_exported(example_config, seeds_profile):
     assert set(record_json(example_config, seeds_profile)["segmentMembership"]["ups"]) == {HIGH_PROPENSITY, WHITE_PAPER}
 
 
+def test_a_record_knows_the_latest_qualification_time_of_its_mapped_segments_in_utc(example_config, seeds_profile):
+    # given an event whose latest time is an unmapped segment's, and whose latest mapped one has an offset
+    ups = seeds_profile["segmentMembership"]["ups"]
+    ups[HIGH_PROPENSITY]["lastQualificationTime"] = "2020-05-26T01:40:00+02:00"  # 23:40 UTC: the latest mapped
+    ups[WHITE_PAPER]["lastQualificationTime"] = "2020-05-25T23:37:33Z"
+    ups["not-mapped"] = {"status": "realized", "lastQualificationTime": "2021-01-01T00:00:00Z"}
+
+    # when its record is built
+    record = build(example_config, seeds_profile)
+
+    # then the record's qualification time is the latest of its own segments', as the record writes it
+    assert isinstance(record, Record)
+    assert record.qualified == "2020-05-25T23:40:00Z"
+
+
 def test_exited_segment_is_exported_with_utc_time(example_config):
     event = profile_event("1", status="exited")
     event["segmentMembership"]["ups"][HIGH_PROPENSITY]["lastQualificationTime"] = "2020-05-26T01:24:39.750+04:00"
@@ -168,13 +183,40 @@ def test_partition_key_can_be_the_event_id(example_config):
     assert record.partition_key == "evt-9"
 
 
-def test_record_over_one_mebibyte_is_rejected_as_invalid(example_config):
+def test_record_over_one_mebibyte_is_rejected_naming_the_limit_in_force(example_config):
     event = profile_event("1", attributes={"person": {"email": "x" * (1024 * 1024)}})
 
     with pytest.raises(InvalidInput) as raised:
         build(example_config, event)
 
     assert raised.value.code == "RECORD_TOO_LARGE"
+    # the size and the limit, never a value of the record
+    size = int(raised.value.reason.split()[2])
+    assert size > 1024 * 1024
+    assert raised.value.reason == (
+        f"record is {size} bytes; stream segment-exports takes at most 1048576 (stream.maxRecordSizeKiB: 1024)"
+    )
+
+
+def test_a_stream_configured_for_larger_records_takes_them_up_to_its_limit(example_config):
+    # given a stream that takes 2 MiB records, as stream.maxRecordSizeKiB says
+    config = config_with(example_config, stream={"name": "large", "create": True, "maxRecordSizeKiB": 2048})
+    plan = RecordPlan(config)
+    overhead = len(plan.build(parse_event(body(profile_event("1", attributes={"person": {"email": ""}})))).data) + 1
+
+    # when records of 1.5 MiB, exactly 2 MiB and one byte more are built
+    def sized(total: int) -> Record | Skip:
+        email = "x" * (total - overhead)
+        return plan.build(parse_event(body(profile_event("1", attributes={"person": {"email": email}}))))
+
+    # then the first two are records, and the third is rejected with the stream's own limit
+    assert isinstance(one_and_a_half := sized(3 * 512 * 1024), Record) and one_and_a_half.size == 3 * 512 * 1024
+    assert isinstance(largest := sized(2 * 1024 * 1024), Record) and largest.size == 2 * 1024 * 1024
+    with pytest.raises(InvalidInput) as raised:
+        sized(2 * 1024 * 1024 + 1)
+    assert raised.value.reason == (
+        "record is 2097153 bytes; stream large takes at most 2097152 (stream.maxRecordSizeKiB: 2048)"
+    )
 
 
 def test_qualification_time_that_is_no_real_time_is_rejected(example_config):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -12,7 +13,7 @@ from botocore.exceptions import EndpointConnectionError, NoCredentialsError
 from kinesis_export.credentials import SecretError
 from kinesis_export.deadline import Deadline
 from kinesis_export.records import Record
-from kinesis_export.writer import KinesisWriter
+from kinesis_export.writer import ErrorClass, KinesisWriter, error_class
 from tests.fakes import FakeKinesis, client_error
 
 
@@ -43,14 +44,50 @@ def test_calls_hold_at_most_500_records():
     assert result.failed == {} and result.calls == 3
 
 
-def test_calls_hold_at_most_five_mebibytes():
+def call_bytes(call: list[dict[str, Any]]) -> int:
+    return sum(len(e["Data"]) + len(e["PartitionKey"]) for e in call)
+
+
+def test_calls_of_records_up_to_one_mebibyte_hold_at_most_five_mebibytes():
     kinesis = FakeKinesis()
     big = 900 * 1024
 
     write(records(*(f"k{n}" for n in range(12)), size=big), kinesis)
 
     assert [len(call) for call in kinesis.calls] == [5, 5, 2]
-    assert all(sum(len(e["Data"]) + len(e["PartitionKey"]) for e in call) <= 5 * 1024 * 1024 for call in kinesis.calls)
+    assert all(call_bytes(call) <= 5 * 1024 * 1024 for call in kinesis.calls)
+
+
+def test_records_over_one_mebibyte_go_in_calls_of_their_own_up_to_the_largest():
+    # given small records around a 1.5 MiB one and one at the largest size a stream takes (10 MiB, key included)
+    largest = Record("huge", b"x" * (10 * 1024 * 1024 - len("huge")))
+    batch = [*records("a", "b"), Record("large", b"x" * (3 * 512 * 1024)), largest, *records("c")]
+    kinesis = FakeKinesis()
+
+    # when they are written
+    result = write(batch, kinesis)
+
+    # then each large one went alone, the small ones together, and every call is within the 10 MiB limit
+    assert result.failed == {}
+    assert sorted([e["PartitionKey"] for e in call] for call in kinesis.calls) == [["a", "b", "c"], ["huge"], ["large"]]
+    assert max(call_bytes(call) for call in kinesis.calls) == 10 * 1024 * 1024
+
+
+def test_a_large_record_the_stream_refuses_fails_alone_and_the_others_are_written():
+    # given a stream that takes less than the config says: Kinesis refuses a call holding a record over its limit
+    def refuse_large(call: int, entries: list[dict[str, Any]]) -> Exception | None:
+        return client_error("ValidationException") if any(call_bytes([e]) > 1024 * 1024 for e in entries) else None
+
+    kinesis = FakeKinesis(refuse_large)
+    batch = [*records("a", "b"), Record("large", b"x" * (3 * 512 * 1024)), *records("c", "large")]
+
+    # when the records are written
+    result = write(batch, kinesis)
+
+    # then the large record fails for good, with the later record of its key, and no other record with it
+    assert set(result.failed) == {2, 4}
+    assert result.failed[2].startswith("ValidationException")
+    assert sorted(key for key, _ in kinesis.stream) == ["a", "b", "c"]
 
 
 def test_only_failed_entries_are_sent_again():
@@ -187,6 +224,8 @@ def test_calls_with_no_answer_by_the_deadline_are_abandoned_and_their_records_fa
     assert reasons["no answer before the deadline (written or not: unknown)"] == 2 * 500
     assert reasons["deadline reached before it was sent"] == 10 * 500
     assert result.calls == 2
+    # and only the records of the calls abandoned count as errors: the others were never sent
+    assert result.errors == {ErrorClass.OTHER: 2 * 500}
 
 
 def test_a_writer_whose_calls_were_abandoned_writes_again_with_new_workers():
@@ -240,3 +279,101 @@ def test_credentials_that_cannot_be_had_fail_the_records_without_a_retry(error):
 
     assert set(result.failed) == {0, 1} and result.retried == 0 and len(kinesis.calls) == 1
     assert result.failed[0].startswith(type(error).__name__)
+
+
+def test_records_a_call_did_not_write_are_counted_by_class_at_every_attempt():
+    # given four records: the first call fails whole (503), the second fails four entries, three of them retried
+    entry_faults = {
+        0: "ProvisionedThroughputExceededException",
+        1: "KMSThrottlingException",
+        2: "KMSDisabledException",  # not retried: fails for good
+        3: "InternalFailure",
+    }
+    faults = {1: client_error("ServiceUnavailable", 503), 2: entry_faults}
+    kinesis = FakeKinesis(lambda call, entries: faults.get(call))
+
+    # when they are written
+    result = write(records("a", "b", "c", "d"), kinesis)
+
+    # then every record not written by a call counts once per call, retried or not
+    assert result.errors == {ErrorClass.INTERNAL_FAILURE: 4 + 1, ErrorClass.THROTTLED: 1, ErrorClass.KMS: 2}
+    assert set(result.failed) == {2} and result.retried == 4 + 3
+    assert len(kinesis.calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("fault", "counted"),
+    [
+        (client_error("AccessDeniedException"), ErrorClass.ACCESS_DENIED),
+        (client_error("ResourceNotFoundException"), ErrorClass.NOT_FOUND),
+        (client_error("KMSAccessDeniedException"), ErrorClass.KMS),
+        (client_error("InvalidArgumentException"), ErrorClass.OTHER),
+        (NoCredentialsError(), ErrorClass.OTHER),
+    ],
+    ids=["access-denied", "not-found", "kms", "invalid-argument", "no-credentials"],
+)
+def test_a_call_failed_for_good_counts_each_of_its_records_in_its_class(fault, counted):
+    kinesis = FakeKinesis(lambda call, entries: fault)
+
+    result = write(records("a", "b", "c"), kinesis)
+
+    assert result.errors == {counted: 3} and len(kinesis.calls) == 1
+
+
+def test_calls_retried_after_errors_that_are_not_kinesis_codes_count_as_other():
+    faults = {1: EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), 2: RuntimeError("unreadable")}
+    kinesis = FakeKinesis(lambda call, entries: faults.get(call))
+
+    result = write(records("a", "b"), kinesis)
+
+    assert result.failed == {} and result.errors == {ErrorClass.OTHER: 4}
+
+
+def test_a_batch_written_at_once_counts_no_errors():
+    result = write(records("a", "b"), FakeKinesis())
+
+    assert result.errors == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("ProvisionedThroughputExceededException", 0, ErrorClass.THROTTLED),
+        ("ThrottlingException", 400, ErrorClass.THROTTLED),
+        ("LimitExceededException", 400, ErrorClass.THROTTLED),
+        ("InternalFailure", 0, ErrorClass.INTERNAL_FAILURE),
+        ("InternalFailure", 500, ErrorClass.INTERNAL_FAILURE),
+        ("ServiceUnavailable", 503, ErrorClass.INTERNAL_FAILURE),
+        ("KMSThrottlingException", 0, ErrorClass.KMS),
+        ("KMSAccessDeniedException", 400, ErrorClass.KMS),
+        ("KMSDisabledException", 0, ErrorClass.KMS),
+        ("KMSNotFoundException", 0, ErrorClass.KMS),
+        ("KMSInvalidStateException", 0, ErrorClass.KMS),
+        ("KMSOptInRequired", 0, ErrorClass.KMS),
+        ("AccessDeniedException", 400, ErrorClass.ACCESS_DENIED),
+        ("AccessDenied", 403, ErrorClass.ACCESS_DENIED),
+        ("ResourceNotFoundException", 400, ErrorClass.NOT_FOUND),
+        ("ValidationException", 400, ErrorClass.OTHER),
+        ("ExpiredTokenException", 400, ErrorClass.OTHER),
+    ],
+)
+def test_error_codes_are_classed_by_what_an_operator_does_about_them(code, status, expected):
+    assert error_class(code, status) is expected
+
+
+def test_each_record_written_has_the_time_its_call_returned_and_no_failed_one_has():
+    # given a retried record and one that fails for good
+    kinesis = FakeKinesis(
+        lambda call, entries: (
+            {1: "ProvisionedThroughputExceededException", 2: "KMSDisabledException"} if call == 1 else None
+        )
+    )
+    before = time.time()
+
+    # when they are written
+    result = write(records("a", "b", "c"), kinesis)
+
+    # then the written ones have a time, the retried one's no earlier than its first call's, the failed one none
+    after = time.time()
+    assert set(result.written_at) == {0, 1} and set(result.failed) == {2}
+    assert before <= result.written_at[0] <= result.written_at[1] <= after
