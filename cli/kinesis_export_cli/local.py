@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kinesis_export.config import DestinationConfig
+    from kinesis_export.profiles import ProfilePlan
     from kinesis_export.records import RecordPlan
 
 # Credentials moto accepts; they never leave this machine.
@@ -234,26 +235,35 @@ def take_large_records() -> None:
 MAX_MESSAGE_GROUP_ID_CHARS = 128
 
 
-def profile_plan(config: DestinationConfig) -> RecordPlan:
-    """The destination's record plan, keyed by profile whatever its partitionKey: for message groups."""
+def profile_plan(config: DestinationConfig) -> RecordPlan | ProfilePlan:
+    """The destination's plan, keyed by profile whatever its partitionKey: for message groups. With
+    profileState, its profile plan, which reads contract v2 (an event of attributes or identities only
+    is its profile's too, and must keep its place among the profile's messages)."""
+    from kinesis_export.profiles import ProfilePlan
     from kinesis_export.records import RecordPlan
 
+    if config.profile_state is not None:
+        return ProfilePlan(config)
     return RecordPlan(config.model_copy(update={"partition_key": "primaryIdentity"}))
 
 
-def message_group_id(body: str, plan: RecordPlan) -> str:
+def message_group_id(body: str, plan: RecordPlan | ProfilePlan) -> str:
     """The MessageGroupId a producer gives a message sent to a FIFO ingest queue: its profile, named as the
     record's partition key names it (the primary identity's exported id, else the first identity's; `plan`
     from `profile_plan`), so that one profile's messages are one group and keep their order.
 
     A message of many events takes its first event's profile. One whose events make no record (invalid,
-    filtered) is a group of its own: it holds back no profile. A key SQS would not take as a group id (too
-    long, or not printable ASCII) is hashed, as a long partition key is.
+    filtered) is a group of its own: it holds back no profile. With profileState, an event is its profile's
+    whatever it carries (a filtered one still changes the state). A key SQS would not take as a group id
+    (too long, or not printable ASCII) is hashed, as a long partition key is.
     """
     from kinesis_export.pipeline import prepare_messages
 
-    records = prepare_messages([("message", body)], plan).records
-    key = records[0].partition_key if records else None
+    prepared = prepare_messages([("message", body)], plan)
+    if prepared.records:
+        key: str | None = prepared.records[0].partition_key
+    else:
+        key = prepared.pending[0][1].key if prepared.pending else None
     if key and len(key) <= MAX_MESSAGE_GROUP_ID_CHARS and all(33 <= ord(char) <= 126 for char in key):
         return key
     return hashlib.sha256((key or body).encode("utf-8")).hexdigest()

@@ -283,10 +283,16 @@ class ProfilePlan:
             segmentMembership={"ups": ups},  # type: ignore[typeddict-item]
             attributes=attributes,
         )
+        # Built as any record: the stream's record size limit (stream.maxRecordSizeKiB) applies to it too.
         built = self.records.build(event)
-        if isinstance(built, Record) and built.partition_key != change.key:
+        if isinstance(built, Record):
+            # QualificationAge counts from the latest lastQualificationTime of the event's own mapped segments,
+            # as a stateless record's (whose segments are the event's): not from the state's, which an attribute
+            # change carries unchanged, months old. An event that carries none has no age.
+            qualified = max((held for _, held in change.segments.values()), default="")
             # The key identity is always in the state (it was just seen), but keep the profile's key whatever.
-            built = replace(built, partition_key=change.key)
+            if built.partition_key != change.key or built.qualified != qualified:
+                built = replace(built, partition_key=change.key, qualified=qualified)
         return built
 
     def load(self, data: bytes) -> ProfileState:
