@@ -88,6 +88,10 @@ class BatchReport:
     export_latencies_ms: list[int] = field(default_factory=list)
     qualification_ages_ms: list[int] = field(default_factory=list)
     qualified_ahead: int = 0  # of those: events whose qualification time was later than their write
+    # With profileState: writes of a profile's state that found another version (each read, merged and
+    # written again), and events failed because their profile's state could not be read or written.
+    profile_conflicts: int = 0
+    profile_failures: int = 0
 
     @property
     def failed(self) -> int:
@@ -116,6 +120,7 @@ class Prepared:
     # profile's state could not be read or written, with the reason.
     pending: list[tuple[Source, Change]] = field(default_factory=list)
     unsettled: dict[Source, str] = field(default_factory=dict)
+    conflicts: int = 0  # of the profiles' writes: those that found another version
 
     def extend(self, other: Prepared) -> None:
         self.records += other.records
@@ -253,7 +258,10 @@ def settle_profiles(prepared: Prepared, profiles: Profiles, deadline: Deadline) 
     be read or written is `unsettled`, and its message fails.
     """
     pending, prepared.pending = prepared.pending, []
+    # The step's count runs since its start: this batch's are what it adds (a function runs one batch at a time).
+    conflicts = profiles.conflicts
     outcomes = profiles.settle([change for _, change in pending], deadline)
+    prepared.conflicts += profiles.conflicts - conflicts
     for (source, change), outcome in zip(pending, outcomes, strict=True):
         if isinstance(outcome, InvalidInput):
             index = _origin(source)[1]
@@ -302,6 +310,8 @@ def export_batch(
         received=prepared.received,
         filtered=prepared.filtered,
         without_consent=prepared.without_consent,
+        profile_conflicts=prepared.conflicts,
+        profile_failures=len(prepared.unsettled),
     )
     unfinished: dict[str, set[int | None]] = {}  # message id -> its events not done (None: the whole body)
 

@@ -15,7 +15,7 @@ from kinesis_export import wiring
 from kinesis_export.config import parse_config
 from kinesis_export.deadline import Deadline
 from kinesis_export.pipeline import GROUP_ORDER_REASON, export_batch
-from kinesis_export.profiles import ProfilePlan
+from kinesis_export.profiles import ProfilePlan, ProfileState, Stored
 from kinesis_export.queues import Queue
 from kinesis_export.records import Record
 from kinesis_export.rejects import RejectsQueue
@@ -59,7 +59,7 @@ def test_a_record_of_the_state_is_qualified_as_of_its_event_s_own_segments():
     assert HIGH_PROPENSITY in json.loads(outcomes[1].data)["segmentMembership"]["ups"]
 
 
-def test_the_handler_with_profile_state_prints_each_record_s_latency_and_age(tmp_path, capsys):
+def test_the_handler_with_profile_state_prints_latency_age_and_the_profile_state_metrics(tmp_path, capsys):
     # given an exporter with profileState over a fake table
     config = tmp_path / "destination.json"
     config.write_text(json.dumps({**json.loads(EXAMPLE_CONFIG.read_text()), "profileState": {"ttlDays": 30}}))
@@ -99,9 +99,10 @@ def test_the_handler_with_profile_state_prints_each_record_s_latency_and_age(tmp
     assert len(metrics[names.EXPORT_LATENCY]) == 2 and all(2000 <= v < 12_000 for v in metrics[names.EXPORT_LATENCY])
     [age] = metrics[names.QUALIFICATION_AGE]
     assert age == pytest.approx(time.time() * 1000 - _ms("2020-05-25T10:00:00Z"), abs=10_000)
+    assert (metrics[names.PROFILE_STATE_CONFLICTS], metrics[names.PROFILE_STATE_FAILURES]) == ([0], [0])
 
 
-# FIFO's group order
+# The profile state's failures and conflicts, counted; FIFO's group order
 
 
 def test_a_profile_whose_state_failed_holds_back_the_later_messages_of_its_group():
@@ -131,6 +132,41 @@ def test_a_profile_whose_state_failed_holds_back_the_later_messages_of_its_group
     assert report.failures["m1"].startswith("its profile's state: the profile state table:")
     assert report.failures["m2"] == GROUP_ORDER_REASON
     assert sorted(key for key, _ in kinesis.stream) == ["B", "C"]
+    # and the failure is counted by event
+    assert (report.profile_failures, report.profile_conflicts) == (1, 0)
+
+
+def test_a_write_that_found_another_version_is_counted_as_a_conflict():
+    # given another invocation that writes profile P once between this batch's read and its write
+    store = FakeProfileStore()
+    raced: list[str] = []
+
+    def concurrent_writer(key: str) -> None:
+        if not raced:
+            raced.append(key)
+            held = store.items.get(key)
+            store.items[key] = Stored((held.version if held else 0) + 1, ProfileState().encode(), 2_000_000_000)
+
+    store.before_put = concurrent_writer
+    profiles, writer, kinesis = exporter_parts(store)
+
+    report = export_batch(
+        [("m1", json.dumps(enter("e1")))], profiles.plan.records, writer, None, Deadline.after(10), profiles=profiles
+    )
+
+    # then the batch read and merged again, wrote, and counts the conflict; none failed
+    assert report.failed_message_ids == [] and len(kinesis.stream) == 1
+    assert (report.profile_conflicts, report.profile_failures) == (1, 0)
+    # a second batch counts its own conflicts only
+    again = export_batch(
+        [("m2", json.dumps(enter("e2", at="2020-05-25T10:05:00Z")))],
+        profiles.plan.records,
+        writer,
+        None,
+        Deadline.after(10),
+        profiles=profiles,
+    )
+    assert again.profile_conflicts == 0
 
 
 # The stream's record size, and the state's own cap

@@ -89,6 +89,9 @@ def _metrics_and_logs(exporter: wiring.Exporter, report: BatchReport) -> None:
     )
     if exporter.ledger is not None:
         metrics.add_metric(name=names.EVENTS_DUPLICATE, unit=MetricUnit.Count, value=report.duplicates)
+    if exporter.profiles is not None:
+        metrics.add_metric(name=names.PROFILE_STATE_CONFLICTS, unit=MetricUnit.Count, value=report.profile_conflicts)
+        metrics.add_metric(name=names.PROFILE_STATE_FAILURES, unit=MetricUnit.Count, value=report.profile_failures)
     # One line per message, however many of its events were rejected: the log's size follows the batch's.
     rejected: dict[str, list[Rejection]] = {}
     for rejection in report.rejections:
