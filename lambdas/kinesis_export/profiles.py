@@ -132,6 +132,11 @@ class ProfileState:
             denied = (change.denied, change.time)
         return ProfileState(segments, attributes, identities, denied)
 
+    @property
+    def empty(self) -> bool:
+        """Whether it holds nothing: no profile's state after a valid event is (its identity is kept)."""
+        return not (self.segments or self.attributes or self.identities) and self.denied is None
+
     def encode(self) -> bytes:
         """The state as the table keeps it: compact JSON."""
         return to_json(
@@ -470,8 +475,9 @@ class Profiles:
             except UnreadableState as error:
                 return [Unsettled(f"its stored state cannot be read ({error}): delete the item")] * len(changes)
             outcomes, merged, encoded = self._merge(state, changes)
-            # Written when changed, and when its time to live is more than a tenth gone (kept while events come).
-            if merged == state and stored is not None and stored.expires_at - now > 0.9 * self._ttl:
+            # Written when changed, and when its time to live is more than a tenth gone (kept while events come);
+            # never a state that holds nothing (a new profile whose every event was rejected).
+            if merged == state and (merged.empty or (stored is not None and stored.expires_at - now > 0.9 * self._ttl)):
                 return outcomes
             try:
                 self._store.put(
