@@ -64,7 +64,7 @@ class AccessStack(Stack):
             }
         )
         statements = write_stream(stream_arn, config.stream.kms_key_arn)
-        if config.stream.max_record_size_read:
+        if config.stream.reads_max_record_size:
             # The connection check runs with this role too, and reads the stream's largest record then.
             statements.append(read_max_record_size(stream_arn))
         role = iam.Role(

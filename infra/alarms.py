@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws
+from aws_cdk import Annotations, Aws
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -49,6 +49,13 @@ class AlarmNotifications(Construct):
             self.topic: sns.ITopic = sns.Topic.from_topic_arn(self, "Topic", config.topic_arn)
         else:
             self.topic = self._own_topic(destination, config.email, alarms)
+            if not config.email:
+                # Shown by `cdk synth` and `cdk deploy`: an alarm heard by nobody is the gap this topic closes.
+                Annotations.of(self).add_warning_v2(
+                    "kinesis-export:alarms-unheard",
+                    f"the alarms of {destination} notify a topic of its own with no subscriber: set alarms.email, "
+                    "subscribe to the AlarmTopicArn output, or name an existing topic in alarms.topicArn",
+                )
 
         # Every alarm of the list, whichever construct made it: an alarm added to Monitoring.alarms later
         # is heard as the others are. OK as well as ALARM, so that a person knows when it is over.

@@ -63,7 +63,7 @@ class ConnectionCheck(Construct):
         self.log_group = logs.LogGroup(self, "LogGroup", retention=retention)
         if isinstance(credentials, ExecutionRole):
             statements = [list_streams()]
-            if config.stream.max_record_size_read:
+            if config.stream.reads_max_record_size:
                 statements.append(read_max_record_size(stream.stream_arn))
         else:
             # The assumed role, or the access key's user, reads the stream: its own statements say what.

@@ -48,7 +48,7 @@ def write_stream(stream_arn: str, encryption_key_arn: str | None) -> list[iam.Po
 
 
 def read_max_record_size(stream_arn: str) -> iam.PolicyStatement:
-    """The connection check's read of the stream's largest record (StreamConfig.max_record_size_read)."""
+    """The connection check's read of the stream's largest record (StreamConfig.reads_max_record_size)."""
     return iam.PolicyStatement(
         sid="ReadMaxRecordSize", actions=["kinesis:DescribeStreamSummary"], resources=[stream_arn]
     )

@@ -48,6 +48,9 @@ from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
 
 BATCH_LINES = 500  # one full PutRecords call
+# A batch is also cut once its lines hold this much: with lines of up to 13 MiB (10 MiB records), 500 of
+# them would be 6.5 GiB in memory at once. Memory stays bounded by this plus one line.
+BATCH_BYTES = 32 * 1024 * 1024
 # Kinesis write capacity: per provisioned shard, and an on-demand stream's starting capacity.
 SHARD_RECORDS_PER_SECOND = 1000
 SHARD_BYTES_PER_SECOND = 1024 * 1024
@@ -262,15 +265,17 @@ def _bounded(lines: Iterable[bytes], max_bytes: int) -> Iterator[bytes]:
 
 
 def numbered_batches(lines: Iterable[bytes], skip_through: int) -> Iterator[list[tuple[int, bytes]]]:
-    """Numbered lines (from 1) after the checkpoint, BATCH_LINES at a time; blank lines dropped."""
+    """Numbered lines (from 1) after the checkpoint, BATCH_LINES (or BATCH_BYTES) at a time; blank lines dropped."""
     batch: list[tuple[int, bytes]] = []
+    size = 0
     for number, line in enumerate(lines, start=1):
         if number <= skip_through or not line.strip():
             continue
         batch.append((number, line))
-        if len(batch) == BATCH_LINES:
+        size += len(line)
+        if len(batch) == BATCH_LINES or size >= BATCH_BYTES:
             yield batch
-            batch = []
+            batch, size = [], 0
     if batch:
         yield batch
 

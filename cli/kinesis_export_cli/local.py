@@ -231,10 +231,6 @@ def take_large_records() -> None:
     KinesisBackend.put_records = put_records_sized  # type: ignore[method-assign]
 
 
-# What SQS takes as a MessageGroupId: 1 to 128 characters, letters, digits and punctuation (ASCII 33 to 126).
-MAX_MESSAGE_GROUP_ID_CHARS = 128
-
-
 def profile_plan(config: DestinationConfig) -> RecordPlan | ProfilePlan:
     """The destination's plan, keyed by profile whatever its partitionKey: for message groups. With
     profileState, its profile plan, which reads contract v2 (an event of attributes or identities only
@@ -248,25 +244,24 @@ def profile_plan(config: DestinationConfig) -> RecordPlan | ProfilePlan:
 
 
 def message_group_id(body: str, plan: RecordPlan | ProfilePlan) -> str:
-    """The MessageGroupId a producer gives a message sent to a FIFO ingest queue: its profile, named as the
-    record's partition key names it (the primary identity's exported id, else the first identity's; `plan`
-    from `profile_plan`), so that one profile's messages are one group and keep their order.
+    """The MessageGroupId a producer gives a message sent to a FIFO ingest queue: its profile, as the SHA-256
+    (hex) of the record's partition key (the primary identity's exported id, else the first identity's;
+    `plan` from `profile_plan`), so that one profile's messages are one group and keep their order.
 
-    A message of many events takes its first event's profile. One whose events make no record (invalid,
-    filtered) is a group of its own: it holds back no profile. With profileState, an event is its profile's
-    whatever it carries (a filtered one still changes the state). A key SQS would not take as a group id
-    (too long, or not printable ASCII) is hashed, as a long partition key is.
+    Hashed always: SQS shows group ids to whoever reads the queue and in its metrics, and an identity
+    exported without a transform (an e-mail address) is personal data. A message of many events takes
+    its first event's profile. One whose events make no record (invalid, filtered) is a group of its
+    own: it holds back no profile. With profileState, an event is its profile's whatever it carries (a
+    filtered one still changes the state), keyed as its records are.
     """
     from kinesis_export.pipeline import prepare_messages
 
     prepared = prepare_messages([("message", body)], plan)
     if prepared.records:
-        key: str | None = prepared.records[0].partition_key
+        key = prepared.records[0].partition_key
     else:
-        key = prepared.pending[0][1].key if prepared.pending else None
-    if key and len(key) <= MAX_MESSAGE_GROUP_ID_CHARS and all(33 <= ord(char) <= 126 for char in key):
-        return key
-    return hashlib.sha256((key or body).encode("utf-8")).hexdigest()
+        key = prepared.pending[0][1].key if prepared.pending else body
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 class SendFailed(RuntimeError):

@@ -99,7 +99,7 @@ class StreamConfig(_Model):
     ] = MIN_RECORD_SIZE_KIB
 
     @property
-    def max_record_size_read(self) -> bool:
+    def reads_max_record_size(self) -> bool:
         """Whether the check reads the stream's MaxRecordSizeInKiB (DescribeStreamSummary).
 
         Only an existing stream's, and only when the config says more than 1 MiB, which every stream

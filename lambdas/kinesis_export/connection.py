@@ -87,7 +87,7 @@ def check_connection(config: DestinationConfig, region: str | None, *, probe: bo
         return report
     report.passed.append(f"stream {config.stream.name} is {summary['StreamStatus']} in {stream_region}")
 
-    if config.stream.max_record_size_read:
+    if config.stream.reads_max_record_size:
         ok, line = _check_max_record_size(kinesis, config, report.stream_arn, stream_region)
         if not ok:
             report.problems.append(line)

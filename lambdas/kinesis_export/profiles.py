@@ -42,7 +42,7 @@ from .config import DestinationConfig
 from .deadline import Calls, Deadline, Late
 from .events import ChangeEvent, Identity, InvalidInput, SegmentEvent
 from .identities import TRANSFORMS
-from .records import MAX_PARTITION_KEY_CHARS, NO_CONSENT, NO_MAPPED_IDENTITY, Record, RecordPlan, Skip, utc_timestamp
+from .records import MAX_PARTITION_KEY_BYTES, NO_CONSENT, NO_MAPPED_IDENTITY, Record, RecordPlan, Skip, utc_timestamp
 
 # The statuses that make a profile a member of a segment: AEP exports a profile on an attribute or
 # identity change only while it is a member of at least one mapped segment.
@@ -78,7 +78,7 @@ class Change:
 
     event_id: str
     # The profile: its primary identity's exported id (never a raw id of a hashed namespace), else the
-    # first id of the first configured namespace present; over 256 characters, its SHA-256. It is also
+    # first id of the first configured namespace present; over 256 bytes in UTF-8, its SHA-256. It is also
     # the record's partition key.
     key: str
     profile: str  # that exported id itself, before any hashing
@@ -212,7 +212,8 @@ class ProfilePlan:
         if first is None:
             return NO_MAPPED_IDENTITY
         profile = primary or first
-        key = profile if len(profile) <= MAX_PARTITION_KEY_CHARS else hashlib.sha256(profile.encode()).hexdigest()
+        encoded = profile.encode("utf-8")
+        key = profile if len(encoded) <= MAX_PARTITION_KEY_BYTES else hashlib.sha256(encoded).hexdigest()
 
         segments: dict[str, tuple[str, str]] = {}
         membership = event.get("segmentMembership")

@@ -21,11 +21,13 @@ from .config import MIN_RECORD_SIZE_KIB, DestinationConfig
 from .events import RFC3339, TIME_REASON, Identity, InvalidInput, SegmentEvent
 from .identities import TRANSFORMS
 
-# Kinesis limits: a partition key is at most 256 characters; a record (data plus partition key) at most
+# Kinesis limits: a partition key is at most 256 characters (Unicode; counted here as UTF-8 bytes, which
+# is never more lenient, whether Kinesis counts code points or UTF-16 units: a key it refused would fail
+# its whole call); a record (data plus partition key) at most
 # the stream's MaxRecordSizeInKiB, from 1 MiB, every stream's default, to 10 MiB on a stream configured
 # for it (stream.maxRecordSizeKiB says which). https://docs.aws.amazon.com/streams/latest/dev/large-records.html,
 # https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecords.html
-MAX_PARTITION_KEY_CHARS = 256
+MAX_PARTITION_KEY_BYTES = 256
 # What every stream takes, whatever it is configured for.
 ANY_STREAM_RECORD_BYTES = MIN_RECORD_SIZE_KIB * 1024
 
@@ -134,8 +136,9 @@ class RecordPlan:
 
         # The primary identity's exported id (never a raw id of a hashed namespace), else the first one.
         key = event["eventId"] if self._key_by_event_id else (primary_id or first_id)
-        if len(key) > MAX_PARTITION_KEY_CHARS:
-            key = hashlib.sha256(key.encode("utf-8")).hexdigest()
+        # At most 4 bytes a character: a key of 64 characters or fewer is within the limit without encoding it.
+        if len(key) > MAX_PARTITION_KEY_BYTES // 4 and len(encoded := key.encode("utf-8")) > MAX_PARTITION_KEY_BYTES:
+            key = hashlib.sha256(encoded).hexdigest()
 
         try:
             data = to_json(record)

@@ -176,3 +176,20 @@ def test_the_readmes_statement_for_an_existing_topic_grants_what_the_stacks_own_
     }
     assert documented["Condition"]["ArnLike"]["aws:SourceArn"].endswith(":alarm:KinesisExport-*")
     assert set(documented["Condition"]["StringEquals"]) == set(own["Condition"]["StringEquals"])
+
+
+def test_synthesis_warns_when_the_stacks_own_topic_has_no_subscriber() -> None:
+    from aws_cdk.assertions import Annotations, Match
+
+    def warnings(config: AlarmsConfig) -> list[Any]:
+        stack = Stack(App(), "Alarms")
+        metric = cloudwatch.Metric(namespace="KinesisExport", metric_name="EventsFailed")
+        alarm = cloudwatch.Alarm(stack, "Alarm", metric=metric, threshold=1, evaluation_periods=1)
+        AlarmNotifications(stack, "Notifications", destination="d", config=config, alarms=[alarm])
+        return Annotations.from_stack(stack).find_warning("*", Match.string_like_regexp("no subscriber"))
+
+    # the stack's own topic without alarms.email is warned of, with what to do; with addresses or a topic, not
+    [unheard] = warnings(AlarmsConfig())
+    assert "set alarms.email, subscribe to the AlarmTopicArn output" in str(unheard.entry.data)
+    assert warnings(AlarmsConfig.model_validate({"email": ["ops@example.com"]})) == []
+    assert warnings(AlarmsConfig.model_validate({"topicArn": "arn:aws:sns:us-east-1:123456789012:on-call"})) == []

@@ -307,10 +307,14 @@ def test_only_the_roles_the_check_runs_with_may_describe_the_stream_and_only_whe
     holders = set()
     for assembly in assemblies:
         for name, template in assembly.templates.items():
-            for role in of_type(template, "AWS::IAM::Role").values():
-                statements = [
-                    s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]
+            for role_id, role in of_type(template, "AWS::IAM::Role").items():
+                # Its inline policies, and the AWS::IAM::Policy resources attached to it (what grants add).
+                documents = [p["PolicyDocument"] for p in role["Properties"].get("Policies", [])] + [
+                    p["Properties"]["PolicyDocument"]
+                    for p in of_type(template, "AWS::IAM::Policy").values()
+                    if {"Ref": role_id} in p["Properties"]["Roles"]
                 ]
+                statements = [statement for document in documents for statement in document["Statement"]]
                 if any("kinesis:DescribeStreamSummary" in str(statement["Action"]) for statement in statements):
                     holders.add((name, role["Metadata"]["aws:cdk:path"].removeprefix(f"{name}/")))
 

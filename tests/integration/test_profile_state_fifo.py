@@ -11,6 +11,7 @@ its attribute, and its last record the newest state.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import threading
@@ -113,7 +114,7 @@ def test_through_a_fifo_queue_each_profile_s_records_carry_ever_newer_state_and_
     monkeypatch.setattr(pipeline_module, "held_for_group_order", counted)
 
     # and each profile's changes sent in order to a FIFO queue, profiles interleaved, each message in the group
-    # of its profile's pair (the local tools would name its profile, as its records' partition key)
+    # of its profile's pair (the local tools would name its profile: the SHA-256 of its records' partition key)
     sqs = pipeline.sqs
     url = sqs.create_queue(
         QueueName=f"ingest-{pipeline.stream_name}.fifo",
@@ -125,7 +126,7 @@ def test_through_a_fifo_queue_each_profile_s_records_carry_ever_newer_state_and_
     while any(queues.values()):
         profile = rng.choice([p for p, left in queues.items() if left])
         body = queues[profile].pop(0)
-        assert message_group_id(body, plan) == profile
+        assert message_group_id(body, plan) == hashlib.sha256(profile.encode()).hexdigest()
         sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId=f"pair-{int(profile[8:]) // 2}")
 
     # When Lambda's FIFO poller is played until the queue is empty, the table refusing one profile's writes in

@@ -72,6 +72,17 @@ def test_lines_come_numbered_in_batches_after_the_checkpoint():
     assert [len(batch) for batch in batches] == [500, 102]
 
 
+def test_a_batch_of_large_lines_is_cut_by_its_bytes_not_only_its_count():
+    # given 12 lines of 10 MiB (as a stream of 10 MiB records may take), shared between the same objects
+    line = b"x" * (10 * 1024 * 1024) + b"\n"
+
+    batches = list(numbered_batches(iter([line] * 12), skip_through=0))
+
+    # then no batch holds much more than 32 MiB of them, and every line is in one, in order
+    assert [len(batch) for batch in batches] == [4, 4, 4]
+    assert [number for batch in batches for number, _ in batch] == list(range(1, 13))
+
+
 def test_progress_bar_shows_counts_and_time_left():
     out = io.StringIO()
     clock = FakeClock()

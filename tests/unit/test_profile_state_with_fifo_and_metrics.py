@@ -3,6 +3,7 @@ the stream's own record size, and the message groups the local tools give."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from datetime import UTC, datetime
@@ -255,6 +256,7 @@ def test_with_profile_state_a_message_of_attributes_only_is_in_its_profile_s_gro
         event("e2", "14575006536349286404619648085736425115", attributes={"person": {"email": "a@example.com"}})
     )
 
-    # then both are of the profile's group, the partition key of its records
+    # then both are of the profile's group, the SHA-256 of its records' partition key
     assert isinstance(plan, ProfilePlan)
-    assert message_group_id(entry, plan) == message_group_id(change, plan) == "14575006536349286404619648085736425115"
+    profile = hashlib.sha256(b"14575006536349286404619648085736425115").hexdigest()
+    assert message_group_id(entry, plan) == message_group_id(change, plan) == profile

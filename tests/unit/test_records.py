@@ -174,6 +174,20 @@ def test_partition_key_over_256_characters_is_its_sha256(example_config):
     assert record.partition_key == hashlib.sha256(long_id.encode()).hexdigest()
 
 
+def test_partition_key_over_256_bytes_in_utf_8_is_its_sha256_even_within_256_characters(example_config):
+    # given ids of 256 characters or fewer: ASCII (256 bytes), and non-ASCII over 256 bytes
+    ascii_id, wide_id, widest_id = "7" * 256, "ü" * 129, "\U0001f600" * 65
+
+    keys = [build(example_config, profile_event(id_)).partition_key for id_ in (ascii_id, wide_id, widest_id)]
+
+    # then only the ASCII one is kept as it is: the others would be over 256 however Kinesis counts
+    assert keys == [
+        ascii_id,
+        hashlib.sha256(wide_id.encode()).hexdigest(),
+        hashlib.sha256(widest_id.encode()).hexdigest(),
+    ]
+
+
 def test_partition_key_can_be_the_event_id(example_config):
     config = config_with(example_config, partitionKey="eventId")
 
