@@ -212,6 +212,7 @@ class ProfilePlan:
         if first is None:
             return NO_MAPPED_IDENTITY
         profile = primary or first
+        # As RecordPlan.build keys its record (a test pins that both agree): hashed over 256 bytes in UTF-8.
         encoded = profile.encode("utf-8")
         key = profile if len(encoded) <= MAX_PARTITION_KEY_BYTES else hashlib.sha256(encoded).hexdigest()
 

@@ -15,16 +15,17 @@ from kinesis_export import metrics as names
 from kinesis_export import wiring
 from kinesis_export.config import parse_config
 from kinesis_export.deadline import Deadline
+from kinesis_export.events import V1
 from kinesis_export.pipeline import GROUP_ORDER_REASON, export_batch
 from kinesis_export.profiles import ProfilePlan, ProfileState, Stored
 from kinesis_export.queues import Queue
-from kinesis_export.records import Record
+from kinesis_export.records import Record, RecordPlan
 from kinesis_export.rejects import RejectsQueue
 from kinesis_export.writer import KinesisWriter
 from kinesis_export_cli.local import LambdaContext, message_group_id, profile_plan, sqs_lambda_event
 from tests.fakes import FakeKinesis, FakeProfileStore, FakeSqs
 from tests.support import EXAMPLE_CONFIG, HIGH_PROPENSITY, WHITE_PAPER, emitted_metrics, handler_module
-from tests.unit.test_profile_state import enter, event, exporter_parts, settle, stateful, step
+from tests.unit.test_profile_state import changes, enter, event, exporter_parts, settle, stateful, step
 
 REJECTS_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/rejects"
 
@@ -243,6 +244,25 @@ def test_a_record_of_the_state_over_1_mib_goes_through_the_writer_alone():
 
 def _one() -> dict[str, tuple[str, str]]:
     return {"s0000": ("realized", "2020-05-25T10:00:00Z")}
+
+
+# The partition key
+
+
+@pytest.mark.parametrize("ecid", ["7" * 256, "ü" * 129, "\U0001f600" * 65, "7" * 257])
+def test_a_profile_is_keyed_as_its_records_are_hashed_over_256_bytes_in_utf_8(ecid):
+    # given profiles whose ids are 256 ASCII characters, or fewer but over 256 bytes in UTF-8, or longer
+    profiles = step()
+
+    [change] = changes(profiles, enter("e1", ecid))
+    [outcome] = profiles.settle([change], Deadline.after(5))
+
+    # then the state's key is the record's partition key, as the stateless record would have it
+    stateless = RecordPlan(stateful()).build(V1.parse_event(json.dumps(enter("e1", ecid))))
+    assert isinstance(outcome, Record) and isinstance(stateless, Record)
+    assert change.key == outcome.partition_key == stateless.partition_key
+    assert len(change.key.encode()) <= 256
+    assert (change.key == ecid) == (len(ecid.encode()) <= 256)
 
 
 # The message groups of the local tools
