@@ -127,6 +127,6 @@ check: $(STAMP)
 	$(KINESIS_EXPORT) check $(CONFIG) $(if $(PROBE),--probe)
 
 ## backfill: export every member listed in FILE (JSON Lines, .gz, or s3://bucket/key) for CONFIG
-## (RESTART=1: discard FILE's checkpoint and export it from its first line)
+## (RESTART=1: discard FILE's checkpoint and export it from its first line; PROFILE_TABLE=: with profileState, its table)
 backfill: $(STAMP)
-	$(KINESIS_EXPORT) backfill $(CONFIG) $(FILE) $(if $(RESTART),--restart)
+	$(KINESIS_EXPORT) backfill $(CONFIG) $(FILE) $(if $(RESTART),--restart) $(if $(PROFILE_TABLE),--profile-table $(PROFILE_TABLE))

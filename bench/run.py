@@ -1,6 +1,8 @@
 """`make bench`: the exporter measured against a naive peer and the bare SDK, side by side in one run.
 
-moto's server runs in a separate process, so its work is not counted as the exporter's.
+moto's server runs in a separate process, so its work is not counted as the exporter's. The
+exporter with profile state (profileState) is run on the same events against moto's DynamoDB, for
+its cost beside the stateless one.
 Every figure is compared with a baseline measured in the same run; the table shows the
 targets beside the ratios and the previous run's figures, and the run is kept in
 bench/results/. A benchmark, not a test: it never fails on noise.
@@ -50,6 +52,7 @@ HANDLER = "kinesis_export.handlers.export"
 MAX_RECORDS_PER_CALL = 500
 SHARDS = 32
 EVENTS_PER_ARRAY = 10  # the same events again, as JSON arrays of this many per message
+EVENTS_PER_PROFILE = 10  # with profile state: the same events again, this many of each profile in a batch
 
 
 def free_port() -> int:
@@ -380,20 +383,106 @@ def measure(repeats: int) -> dict[str, Any]:
             figures["handler_wall_s"] = wall(lambda: handler(event, context))
             fresh_stream(kinesis, stream)
             figures["array_wall_s"] = wall(lambda: handler(array_event, context))
+        for per_profile in (1, EVENTS_PER_PROFILE):
+            step(f"measuring the exporter with profile state, {per_profile} event(s) a profile, for the cost")
+            fresh_stream(kinesis, stream)
+            figures.update(profile_state_run(env, bodies, per_profile, context))
     figures["record_bytes_avg"] = sum(len(d) for _, d in records) / len(records)
     figures["message_bytes_avg"] = sum(map(len, bodies)) / len(bodies)
     figures["array_message_bytes_avg"] = sum(map(len, arrays)) / len(arrays)
     return figures
 
 
-def cost_per_million(figures: dict[str, Any], memory_mb: int, batch_size: int, events_per_message: int = 1) -> float:
+def profile_state_events(bodies: list[str], per_profile: int) -> list[str]:
+    """The benchmark's events, each with its time (`timestamp`), `per_profile` of each profile in the batch,
+    interleaved (1: every event its own profile, as in the stateless runs)."""
+    profiles = len(bodies) // per_profile
+    out = []
+    for n, body in enumerate(bodies):
+        event = json.loads(body)
+        if per_profile > 1:
+            twin = json.loads(bodies[n % profiles])
+            event["identityMap"] = twin["identityMap"]
+        membership = next(iter(event["segmentMembership"]["ups"].values()))
+        event["timestamp"] = membership["lastQualificationTime"]
+        out.append(json.dumps(event))
+    return out
+
+
+def profile_state_run(env: dict[str, str], bodies: list[str], per_profile: int, context: Any) -> dict[str, Any]:
+    """One batch through the handler with profileState, on a fresh table on moto: its wall time, and the DynamoDB
+    request units it used per event (a strongly consistent read unit per 4 KB of each item read, an absent item
+    included, and a write unit per KB of each item written, as DynamoDB counts them)."""
+    import boto3
+
+    name = "state" if per_profile == 1 else f"state_{per_profile}"
+    table = f"profile-state-{per_profile}"
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
+        dynamodb.delete_table(TableName=table)
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "profile", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "profile", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    config = RESULTS / ".profile-state-config.json"
+    config.write_text(json.dumps({**json.loads(CONFIG.read_text()), "profileState": {"ttlDays": 365}}))
+    try:
+        exporter, handler = start_handler({**env, "DESTINATION_CONFIG_FILE": str(config), "PROFILE_TABLE_NAME": table})
+    finally:
+        config.unlink()
+    reads: list[int] = []
+    written: list[int] = []
+
+    def read(params: dict[str, Any], **_: Any) -> None:
+        reads.extend(len(request["Keys"]) for request in params["RequestItems"].values())
+
+    def write(params: dict[str, Any], **_: Any) -> None:
+        written.append(item_bytes(params["Item"]))
+
+    client = exporter.profiles._store._client  # type: ignore[union-attr]
+    client.meta.events.register("provide-client-params.dynamodb.BatchGetItem", read)
+    client.meta.events.register("provide-client-params.dynamodb.PutItem", write)
+    event = lambda_event(profile_state_events(bodies, per_profile))
+    with contextlib.redirect_stdout(io.StringIO()):
+        started = time.process_time()
+        seconds = wall(lambda: handler(event, context))
+        cpu_seconds = time.process_time() - started
+    # What a steady state reads: items of the size written (the first batch of a table reads none).
+    read_units = sum(reads) * max(1, math.ceil(max(written) / 4096))
+    write_units = sum(math.ceil(size / 1024) for size in written)
+    return {
+        f"{name}_wall_s": seconds,
+        f"{name}_cpu_us_per_event": cpu_seconds / len(bodies) * 1e6,
+        f"{name}_read_units_per_event": read_units / len(bodies),
+        f"{name}_write_units_per_event": write_units / len(bodies),
+        f"{name}_item_bytes_avg": sum(written) / len(written),
+    }
+
+
+def item_bytes(item: dict[str, dict[str, Any]]) -> int:
+    """An item's size as DynamoDB bills it: each attribute's name and value (a number about a byte per two digits)."""
+    size = 0
+    for name, value in item.items():
+        [(kind, content)] = value.items()
+        size += len(name.encode()) + (len(content) // 2 + 1 if kind == "N" else len(content))
+    return size
+
+
+def cost_per_million(
+    figures: dict[str, Any], memory_mb: int, batch_size: int, events_per_message: int = 1, state: str = ""
+) -> float:
     """List-price cost of one million events: Lambda time and requests, SQS requests, Kinesis ingestion.
 
     With several events per message (a JSON array), SQS requests and Lambda invocations are
     shared by the events of a message, and the function's time is the one measured for arrays.
+    With `state` (the figures' prefix of a profile state run), the function's time is that run's,
+    and its DynamoDB read and write request units are added.
     """
     arrays = events_per_message > 1
-    seconds_per_event = figures["array_wall_s" if arrays else "handler_wall_s"] / figures["events"]
+    wall_key = f"{state}_wall_s" if state else "array_wall_s" if arrays else "handler_wall_s"
+    seconds_per_event = figures[wall_key] / figures["events"]
     lambda_cost = 1e6 * seconds_per_event * memory_mb / 1024 * prices.LAMBDA_ARM64_PER_GB_SECOND
     lambda_cost += prices.LAMBDA_PER_MILLION_REQUESTS / (batch_size * events_per_message)
     # Per message: the producer's SendMessage (a request per 64 KiB begun); the poller receives
@@ -403,7 +492,11 @@ def cost_per_million(figures: dict[str, Any], memory_mb: int, batch_size: int, e
     sqs_cost = (send_requests + 0.1 + 0.1) / events_per_message * prices.SQS_STANDARD_PER_MILLION_REQUESTS
     kib = math.ceil(figures["record_bytes_avg"] / 1024)
     kinesis_cost = 1e6 * kib / 2**20 * prices.KINESIS_ON_DEMAND_PER_GB_INGESTED
-    return lambda_cost + sqs_cost + kinesis_cost
+    dynamodb_cost = 0.0
+    if state:
+        dynamodb_cost = figures[f"{state}_read_units_per_event"] * prices.DYNAMODB_ON_DEMAND_PER_MILLION_READ_UNITS
+        dynamodb_cost += figures[f"{state}_write_units_per_event"] * prices.DYNAMODB_ON_DEMAND_PER_MILLION_WRITE_UNITS
+    return lambda_cost + sqs_cost + kinesis_cost + dynamodb_cost
 
 
 def table(figures: dict[str, Any], previous: dict[str, Any] | None) -> str:
@@ -505,6 +598,33 @@ def table(figures: dict[str, Any], previous: dict[str, Any] | None) -> str:
         "",
         None,
     )
+    for state, mix in (("state", ""), (f"state_{EVENTS_PER_PROFILE}", f", {EVENTS_PER_PROFILE} a profile")):
+        row(
+            f"cost, state{mix}" if mix else "cost per million, state",
+            lambda r, state=state: f"${r[f'{state}_cost_per_million']:.3f}",
+            f"stateless ${f['cost_per_million']:.3f}",
+            f[f"{state}_cost_per_million"] / f["cost_per_million"],
+            "",
+            None,
+        )
+        row(
+            f"  CPU an event{mix}",
+            lambda r, state=state: f"{r[f'{state}_cpu_us_per_event']:.0f} µs",
+            f"stateless {f['cpu_us_per_event']:.1f} µs",
+            f[f"{state}_cpu_us_per_event"] / f["cpu_us_per_event"],
+            "",
+            None,
+        )
+        row(
+            f"  DynamoDB units{mix}" if mix else "  DynamoDB units an event",
+            lambda r, state=state: (
+                f"{r[f'{state}_read_units_per_event']:.2f}R {r[f'{state}_write_units_per_event']:.2f}W"
+            ),
+            f"items of {f[f'{state}_item_bytes_avg']:.0f} B",
+            None,
+            "",
+            None,
+        )
 
     lines = [f"{'figure':<30} {'exporter':>12} {'baseline':>24} {'ratio':>6} {'target':>9} {'met':>4} {'last run':>10}"]
     for name, show, baseline, ratio, target, met in rows:
@@ -536,6 +656,10 @@ def main() -> int:
     figures["array_cost_per_million"] = cost_per_million(
         figures, config.function.memory_mb, config.ingest.batch_size, EVENTS_PER_ARRAY
     )
+    for state in ("state", f"state_{EVENTS_PER_PROFILE}"):
+        figures[f"{state}_cost_per_million"] = cost_per_million(
+            figures, config.function.memory_mb, config.ingest.batch_size, state=state
+        )
     figures["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     runs = sorted(RESULTS.glob("*.json"))
     previous = json.loads(runs[-1].read_text()) if runs else None

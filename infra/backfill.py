@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import cast
 
 from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -28,6 +29,7 @@ from infra.exporter import RETENTION_DAYS
 from infra.function import function_role, package_function
 from infra.nag import acknowledge
 from infra.permissions import reach_stream, write_logs
+from infra.profiles import keep_profile_state
 from infra.stream import ExportStream
 from kinesis_export.config import BackfillConfig, DestinationConfig
 
@@ -99,6 +101,7 @@ class Backfill(Construct):
         backfill: BackfillConfig,
         package: Path,
         stream: ExportStream,
+        profile_table: dynamodb.ITable | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         retention = RETENTION_DAYS[config.function.log_retention_days]
@@ -140,7 +143,7 @@ class Backfill(Construct):
             "buckets; a log bucket per destination would be one more bucket of personal data to keep.",
         )
 
-        self.worker = self._worker(config, package, stream, retention)
+        self.worker = self._worker(config, package, stream, retention, profile_table)
         self.state_machine = self._state_machine(config, retention)
 
         rule = events.Rule(
@@ -177,9 +180,15 @@ class Backfill(Construct):
         )
 
     def _worker(
-        self, config: DestinationConfig, package: Path, stream: ExportStream, retention: logs.RetentionDays
+        self,
+        config: DestinationConfig,
+        package: Path,
+        stream: ExportStream,
+        retention: logs.RetentionDays,
+        profile_table: dynamodb.ITable | None,
     ) -> lambda_.Function:
-        """The exporter's package, runtime, layer, settings and stream permissions, with the backfill handler."""
+        """The exporter's package, runtime, layer, settings and stream permissions, with the backfill handler;
+        with profileState, the profile state table (a backfill seeds it)."""
         self.worker_log_group = logs.LogGroup(self, "WorkerLogGroup", retention=retention)
         role = function_role(
             self,
@@ -190,6 +199,7 @@ class Backfill(Construct):
             statements=[
                 *reach_stream(config.credentials, stream.stream_arn, stream.encryption_key_arn),
                 write_logs(self.worker_log_group),
+                *([keep_profile_state(profile_table)] if profile_table else []),
             ],
         )
 
@@ -204,6 +214,7 @@ class Backfill(Construct):
             memory_size=config.function.memory_mb,
             timeout=Duration.seconds(config.function.timeout_seconds),
             tracing=config.function.tracing,
+            environment={"PROFILE_TABLE_NAME": profile_table.table_name} if profile_table else None,
         )
         cast(lambda_.CfnFunction, worker.node.default_child).override_logical_id(WORKER_FUNCTION_LOGICAL_ID)
         acknowledge(

@@ -19,6 +19,7 @@ from infra.constants import HANDLER, PARKED_MESSAGE_RETENTION
 from infra.function import function_role, package_function
 from infra.nag import acknowledge
 from infra.permissions import reach_stream, write_logs
+from infra.profiles import keep_profile_state
 from infra.stream import ExportStream
 from kinesis_export.config import Credentials, DestinationConfig
 
@@ -73,6 +74,7 @@ class Exporter(Construct):
         package: Path,
         stream: ExportStream,
         idempotency_table: dynamodb.ITable | None = None,
+        profile_table: dynamodb.ITable | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         timeout = Duration.seconds(config.function.timeout_seconds)
@@ -120,7 +122,10 @@ class Exporter(Construct):
             config=config,
             description=f"Kinesis export {config.name}: read the ingest queue, write the stream",
             policy_name="Export",
-            statements=self._statements(stream, config.credentials, idempotency_table, continues=not fifo),
+            statements=[
+                *self._statements(stream, config.credentials, idempotency_table, continues=not fifo),
+                *([keep_profile_state(profile_table)] if profile_table else []),
+            ],
         )
 
         self.function = package_function(
@@ -140,6 +145,7 @@ class Exporter(Construct):
                 # would queue behind the later messages of its group.
                 **({} if fifo else {"INGEST_QUEUE_URL": self.ingest_queue.queue_url}),
                 **({"IDEMPOTENCY_TABLE_NAME": idempotency_table.table_name} if idempotency_table else {}),
+                **({"PROFILE_TABLE_NAME": profile_table.table_name} if profile_table else {}),
             },
         )
         cast(lambda_.CfnFunction, self.function.node.default_child).override_logical_id(FUNCTION_LOGICAL_ID)

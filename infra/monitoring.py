@@ -120,7 +120,9 @@ class Monitoring(Construct):
                     ),
                     cloudwatch.GraphWidget(
                         title="Writing",
-                        left=[_exported(destination, name) for name in names.WRITING],
+                        # The profile state's conflicts and failures, with profileState: its writes are the
+                        # batch's first, before PutRecords.
+                        left=[_exported(destination, name) for name in (*names.WRITING, *names.PROFILE_STATE)],
                         width=12,
                     ),
                 ],

@@ -13,6 +13,7 @@ from infra.check import ConnectionCheck
 from infra.exporter import Exporter
 from infra.idempotency import IdempotencyTable
 from infra.monitoring import Monitoring
+from infra.profiles import ProfileTable
 from infra.stream import ExportStream
 from kinesis_export.config import AssumeRole, DestinationConfig
 
@@ -44,6 +45,8 @@ class ExportStack(Stack):
         stream_account = config.credentials.role_account_id if isinstance(config.credentials, AssumeRole) else None
         stream = ExportStream(self, "Stream", config=config.stream, account=stream_account)
         idempotency = IdempotencyTable(self, "Idempotency") if config.idempotency is not None else None
+        profiles = ProfileTable(self, "Profiles") if config.profile_state is not None else None
+        profile_table = profiles.table if profiles is not None else None
         exporter = Exporter(
             self,
             "Exporter",
@@ -51,6 +54,7 @@ class ExportStack(Stack):
             package=package,
             stream=stream,
             idempotency_table=idempotency.table if idempotency is not None else None,
+            profile_table=profile_table,
         )
         ConnectionCheck(self, "ConnectionCheck", config=config, package=package, stream=stream)
         monitoring = Monitoring(self, "Monitoring", destination=config.name, exporter=exporter, alarms=config.alarms)
@@ -80,10 +84,23 @@ class ExportStack(Stack):
                 value=exporter.undelivered_queue.queue_url,
                 description="Events the EventBridge rule could not deliver to the FIFO ingest queue",
             )
+        if profile_table is not None:
+            CfnOutput(
+                self,
+                "ProfileTableName",
+                value=profile_table.table_name,
+                description="The profile state table (profileState); the backfill command's --profile-table",
+            )
 
         if config.backfill is not None:
             backfill = Backfill(
-                self, "Backfill", config=config, backfill=config.backfill, package=package, stream=stream
+                self,
+                "Backfill",
+                config=config,
+                backfill=config.backfill,
+                package=package,
+                stream=stream,
+                profile_table=profile_table,
             )
             for output_id, value, description in (
                 ("BackfillBucketName", backfill.bucket.bucket_name, "The bucket backfill files go to"),

@@ -9,6 +9,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
 from botocore.exceptions import ClientError
 
+from kinesis_export.profiles import Conflict, Stored
+
 Entries = list[dict[str, Any]]
 Fault = Callable[[int, Entries], Exception | dict[int, str] | None]
 
@@ -116,3 +118,43 @@ class FakeIngest:
             for entry in Entries
         )
         return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
+
+
+class FakeProfileStore:
+    """The profile state table in memory, with DynamoDB's conditional write: `items` holds each profile's Stored.
+
+    `fail_keys` refuses reads of those profiles (ProvisionedThroughputExceededException), `refuse_writes` their
+    writes; `before_put(key)` runs before each write's condition is checked (a test's concurrent writer).
+    """
+
+    def __init__(
+        self,
+        fail_keys: frozenset[str] = frozenset(),
+        refuse_writes: frozenset[str] = frozenset(),
+        before_put: Callable[[str], None] | None = None,
+    ) -> None:
+        self.items: dict[str, Stored] = {}
+        self.fail_keys = fail_keys
+        self.refuse_writes = refuse_writes
+        self.before_put = before_put
+        self.reads: list[list[str]] = []
+        self.puts: list[str] = []
+
+    def read(self, keys: Any, deadline: Any) -> dict[str, Any]:
+        self.reads.append(list(keys))
+        refused = "BatchGetItem failed: ProvisionedThroughputExceededException"
+        return {key: refused if key in self.fail_keys else self.get(key) for key in keys}
+
+    def get(self, key: str) -> Any:
+        return self.items.get(key)
+
+    def put(self, key: str, state: bytes, version: int, expected: int | None, expires_at: int) -> None:
+        if self.before_put is not None:
+            self.before_put(key)
+        if key in self.refuse_writes:
+            raise client_error("ProvisionedThroughputExceededException", operation="PutItem")
+        held = self.items.get(key)
+        if (held.version if held else None) != expected:
+            raise Conflict()
+        self.puts.append(key)
+        self.items[key] = Stored(version, state, expires_at)

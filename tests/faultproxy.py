@@ -4,8 +4,9 @@ Every PutRecords call waits `latency` seconds first, as if the service were that
 `answer_latency` seconds after moto wrote its records, before answering (a late answer: the
 records are on the stream, the writer does not know it yet). An action named in `delays` waits
 that long before it is forwarded (a slow SQS, say). Every request is recorded (`requests`:
-action, access key it was signed with, body), and an action named in `denied` is answered
-AccessDenied, as IAM would, in the protocol's own format. `quiet` waits until no request is
+action, access key it was signed with, body), and an action named in `denied` (or a request
+`denied_when(action, body)` says so of: one profile's PutItem, say) is answered AccessDenied, as
+IAM would, in the protocol's own format. `quiet` waits until no request is
 being handled (a call abandoned at a deadline may still be on its way).
 
 Requests pass through unchanged unless the test's `fault` function, asked once per
@@ -81,6 +82,7 @@ class FaultProxy:
     answer_latency: float = 0.0
     delays: dict[str, float] = field(default_factory=dict)
     denied: set[str] = field(default_factory=set)
+    denied_when: Callable[[str, bytes], bool] = lambda action, body: False
     requests: list[tuple[str, str, bytes]] = field(default_factory=list)
     put_records_calls: int = 0
     injected: list[Fault] = field(default_factory=list)
@@ -114,7 +116,7 @@ class FaultProxy:
                 action = target.rpartition(".")[2] if target else parse_qs(body.decode()).get("Action", [""])[0]
                 signer = re.search(r"Credential=([^/]+)/", self.headers.get("Authorization", ""))
                 proxy.requests.append((action, signer.group(1) if signer else "", body))
-                if action in proxy.denied:
+                if action in proxy.denied or proxy.denied_when(action, body):
                     self._deny(action, json_protocol=bool(target))
                     return
                 time.sleep(proxy.delays.get(action, 0.0))

@@ -16,7 +16,9 @@ writer as the function, in batches:
   name starts over, and a checkpoint that cannot be this file's stops the run before anything
   is sent, until `--restart` discards it;
 - bad lines are skipped and written, with their line numbers and reasons (never their
-  content), to a rejects file next to the checkpoint.
+  content), to a rejects file next to the checkpoint;
+- with profileState, each batch seeds its profiles' state before its records are written, as the
+  Distributed Map's worker does (kinesis_export.backfill.settle_backfill).
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ from typing import IO, Any, get_origin, get_type_hints
 
 from botocore.exceptions import BotoCoreError
 
-from kinesis_export.backfill import BackfillStopped
+from kinesis_export.backfill import BackfillStopped, settle_backfill
 from kinesis_export.connection import DENIED
 from kinesis_export.deadline import Deadline
 from kinesis_export.events import InvalidInput
 from kinesis_export.pipeline import prepare_lines
+from kinesis_export.profiles import Profiles
 from kinesis_export.records import RecordPlan
 from kinesis_export.writer import KinesisWriter
 
@@ -286,9 +289,11 @@ class Backfill:
         checkpoint: Path,
         report: Callable[[Progress, float], None] = lambda progress, fraction: None,
         destination: str | None = None,
+        profiles: Profiles | None = None,
     ) -> None:
         self._plan = plan
         self._writer = writer
+        self._profiles = profiles
         # What the checkpoint is of besides the file: by default, the writer's stream.
         self._destination = destination or writer.stream_name
         self._rate = rate
@@ -307,7 +312,16 @@ class Backfill:
         with self.rejects_file.open("a", encoding="utf-8") as rejects:
             for batch in numbered_batches(lines, progress.line):
                 too_long = [(number, self._line_too_long) for number, line in batch if line is TOO_LONG]
-                prepared = prepare_lines([item for item in batch if item[1] is not TOO_LONG], self._plan)
+                lines_read = [item for item in batch if item[1] is not TOO_LONG]
+                prepared = prepare_lines(lines_read, self._profiles.plan if self._profiles else self._plan)
+                try:
+                    settle_backfill(prepared, self._profiles, Deadline.after(BATCH_DEADLINE_SECONDS))
+                except BackfillStopped as error:
+                    progress.failed = len(prepared.unsettled)
+                    raise BackfillStopped(
+                        f"lines {batch[0][0]}-{batch[-1][0]}: {error}; run the same command to continue from "
+                        f"{self._checkpoint}"
+                    ) from None
                 # Written with the checkpoint, once the batch is on the stream: a batch done again after a
                 # stop lists its bad lines once.
                 bad_lines = [

@@ -2,8 +2,9 @@
 
 Used by `kinesis-export demo` and by the integration tests. moto is a development
 dependency: it is imported only when a local server is started, never by the function. Its
-server is extended twice: Kinesis writes are serialized, and streams take records as large as
-their MaxRecordSizeInKiB, as AWS's do (moto knows 1 MiB records and 5 MiB calls only).
+server is extended three times: Kinesis writes are serialized, streams take records as large as
+their MaxRecordSizeInKiB, as AWS's do (moto knows 1 MiB records and 5 MiB calls only), and
+DynamoDB's PutItem checks its condition and writes as one step, as DynamoDB's does.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kinesis_export.config import DestinationConfig
+    from kinesis_export.profiles import ProfilePlan
     from kinesis_export.records import RecordPlan
 
 # Credentials moto accepts; they never leave this machine.
@@ -56,6 +58,7 @@ def moto_server() -> Iterator[str]:
 
     serialize_kinesis_writes()
     take_large_records()
+    serialize_conditional_writes()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -228,14 +231,19 @@ def take_large_records() -> None:
     KinesisBackend.put_records = put_records_sized  # type: ignore[method-assign]
 
 
-def profile_plan(config: DestinationConfig) -> RecordPlan:
-    """The destination's record plan, keyed by profile whatever its partitionKey: for message groups."""
+def profile_plan(config: DestinationConfig) -> RecordPlan | ProfilePlan:
+    """The destination's plan, keyed by profile whatever its partitionKey: for message groups. With
+    profileState, its profile plan, which reads contract v2 (an event of attributes or identities only
+    is its profile's too, and must keep its place among the profile's messages)."""
+    from kinesis_export.profiles import ProfilePlan
     from kinesis_export.records import RecordPlan
 
+    if config.profile_state is not None:
+        return ProfilePlan(config)
     return RecordPlan(config.model_copy(update={"partition_key": "primaryIdentity"}))
 
 
-def message_group_id(body: str, plan: RecordPlan) -> str:
+def message_group_id(body: str, plan: RecordPlan | ProfilePlan) -> str:
     """The MessageGroupId a producer gives a message sent to a FIFO ingest queue: its profile, as the SHA-256
     (hex) of the record's partition key (the primary identity's exported id, else the first identity's;
     `plan` from `profile_plan`), so that one profile's messages are one group and keep their order.
@@ -243,12 +251,16 @@ def message_group_id(body: str, plan: RecordPlan) -> str:
     Hashed always: SQS shows group ids to whoever reads the queue and in its metrics, and an identity
     exported without a transform (an e-mail address) is personal data. A message of many events takes
     its first event's profile. One whose events make no record (invalid, filtered) is a group of its
-    own: it holds back no profile.
+    own: it holds back no profile. With profileState, an event is its profile's whatever it carries (a
+    filtered one still changes the state), keyed as its records are.
     """
     from kinesis_export.pipeline import prepare_messages
 
-    records = prepare_messages([("message", body)], plan).records
-    key = records[0].partition_key if records else body
+    prepared = prepare_messages([("message", body)], plan)
+    if prepared.records:
+        key = prepared.records[0].partition_key
+    else:
+        key = prepared.pending[0][1].key if prepared.pending else body
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
@@ -267,6 +279,33 @@ def send_messages(sqs: Any, queue_url: str, bodies: list[str], group_of: Callabl
         if answer.get("Failed"):
             failed = answer["Failed"][0]
             raise SendFailed(f"the ingest queue refused a message: {failed['Code']}: {failed.get('Message', '')}")
+
+
+_DYNAMODB_WRITES = threading.Lock()
+
+
+def serialize_conditional_writes() -> None:
+    """DynamoDB's PutItem checks its condition and writes as one step, as DynamoDB does.
+
+    moto's server takes concurrent requests on threads, and its PutItem reads the item, checks the
+    condition, then stores the new one: two writes conditional on one version can both pass between
+    the two steps, and one is lost (8 threads, each reading a version and writing on it: 18 of 729
+    successful writes lost with the interpreter switching threads every microsecond, none with this
+    lock). A lock around it makes a lost update the tests see the exporter's
+    (tests/integration/test_profile_concurrency.py).
+    """
+    from moto.dynamodb.models.table import Table
+
+    put_item = Table.put_item
+    if getattr(put_item, "serialized", False):
+        return
+
+    def serialized(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_WRITES:
+            return put_item(self, *args, **kwargs)
+
+    serialized.serialized = True  # type: ignore[attr-defined]
+    Table.put_item = serialized  # type: ignore[method-assign]
 
 
 @dataclass

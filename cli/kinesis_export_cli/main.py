@@ -69,6 +69,7 @@ def backfill(
     size: float | None,
     restart: bool = False,
     as_json: bool = False,
+    profile_table: str | None = None,
 ) -> int:
     """Export every line of a members file; 0 when every line was exported or filtered."""
     from botocore.exceptions import ClientError, NoCredentialsError
@@ -88,6 +89,12 @@ def backfill(
     )
 
     config = load_config(config_path)
+    if config.profile_state is not None and not profile_table:
+        raise CommandFailed(
+            "profileState: the backfill seeds the profiles' state: give its table with --profile-table "
+            "(the stack's ProfileTableName output)",
+            2,
+        )
     bucket, _, key = source.removeprefix("s3://").partition("/")
     if source.startswith("s3://") and not (bucket and key and not key.endswith("/")):
         raise CommandFailed(f"{source}: an S3 source is one object, s3://<bucket>/<key>", 2)
@@ -116,13 +123,23 @@ def backfill(
     except OSError as error:
         raise CommandFailed(f"cannot read {source}: {error.strerror or type(error).__name__}", 2) from None
     bar = None if quiet else ProgressBar()
+    plan = RecordPlan(config)
+    profiles = None
+    if config.profile_state is not None and profile_table:
+        from kinesis_export.profile_store import dynamodb_profile_store
+        from kinesis_export.profiles import ProfilePlan, Profiles
+
+        # The table is the export stack's, in your account and region (not the stream's credentials').
+        store = dynamodb_profile_store(profile_table, config.name, aws_region())
+        profiles = Profiles(ProfilePlan(config, plan), store, config.profile_state.ttl_days)
     run = Backfill(
-        RecordPlan(config),
+        plan,
         KinesisWriter(kinesis, config.stream.name),  # the client that read the capacity: one client, one session
         RateLimit(records, size),
         checkpoint,
         report=bar or (lambda progress, fraction: None),
         destination=f"stream {config.stream.name} in {region}",
+        profiles=profiles,
     )
     try:
         progress = run.run(file, restart=restart)
@@ -291,6 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     backfill_parser.add_argument(
         "--json", action="store_true", help="print the totals as JSON: lines, exported, filtered, rejected, rejectsFile"
     )
+    backfill_parser.add_argument(
+        "--profile-table", help="with profileState: the profile state table to seed (the stack's ProfileTableName)"
+    )
 
     rejects_parser = command("rejects", "list rejected messages with their error codes and reasons")
     rejects_parser.add_argument("target", help="a destination config (its stack's rejects queue) or a queue URL")
@@ -351,6 +371,7 @@ def _run(args: argparse.Namespace) -> int:
             args.bytes_per_second,
             args.restart,
             args.json,
+            args.profile_table,
         )
     if args.command == "check":
         return check(args.config, args.probe, args.json)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .deadline import Deadline
-from .pipeline import prepare_items
+from .pipeline import Prepared, prepare_items, settle_profiles
+from .profiles import Profiles
 from .records import RecordPlan
 from .writer import KinesisWriter
 
@@ -18,9 +19,15 @@ class BackfillStopped(RuntimeError):
     """The run stopped part way (records not written, the file unreadable further); the checkpoint keeps the rest."""
 
 
-def export_items(items: list[Any], plan: RecordPlan, writer: KinesisWriter, deadline: Deadline) -> dict[str, Any]:
-    """One batch of a Distributed Map: decoded JSON Lines items, exported; failures raise to be retried."""
-    prepared = prepare_items(enumerate(items), plan)
+def export_items(
+    items: list[Any], plan: RecordPlan, writer: KinesisWriter, deadline: Deadline, profiles: Profiles | None = None
+) -> dict[str, Any]:
+    """One batch of a Distributed Map: decoded JSON Lines items, exported; failures raise to be retried.
+
+    With `profiles` (profileState), the items seed their profiles' state, as any event does.
+    """
+    prepared = prepare_items(enumerate(items), profiles.plan if profiles else plan)
+    settle_backfill(prepared, profiles, deadline)
     result = writer.write(prepared.records, deadline)
     if result.failed:
         reason = next(iter(result.failed.values()))
@@ -30,3 +37,18 @@ def export_items(items: list[Any], plan: RecordPlan, writer: KinesisWriter, dead
         "filtered": prepared.filtered,
         "rejected": [{"item": index, "code": error.code, "reason": error.reason} for index, error in prepared.rejected],
     }
+
+
+def settle_backfill(prepared: Prepared, profiles: Profiles | None, deadline: Deadline) -> None:
+    """With profileState, a backfill batch's events merged into their profiles' state (the state of profiles
+    whose next change event then makes a full record), before their records are written; BackfillStopped
+    when a profile's state could not be read or written (the batch is done again: merging is idempotent).
+
+    The local backfill command and the Distributed Map's worker both go through here.
+    """
+    if profiles is None:
+        return
+    settle_profiles(prepared, profiles, deadline)
+    if prepared.unsettled:
+        reason = next(iter(prepared.unsettled.values()))
+        raise BackfillStopped(f"{len(prepared.unsettled)} profile states not written: {reason}")

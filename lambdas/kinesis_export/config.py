@@ -263,6 +263,13 @@ class IdempotencyConfig(_Model):
     ttl_seconds: Annotated[int, Field(ge=60, le=604_800, alias="ttlSeconds")] = 3600
 
 
+class ProfileStateConfig(_Model):
+    """Keep each profile's mapped state in a DynamoDB table, and export it whole (README, "Profile state")."""
+
+    # How long a profile's state is kept after its last change; DynamoDB's TTL then deletes it.
+    ttl_days: Annotated[int, Field(ge=1, le=3650, alias="ttlDays")] = 365
+
+
 def _path_parts(path: str, example: str) -> list[str]:
     """The parts of a dotted field path within the limits, or ValueError (never quoting the path)."""
     if path.count(".") >= MAX_PATH_PARTS:
@@ -357,6 +364,7 @@ class DestinationConfig(_Model):
     event_bridge: EventBridgeConfig | None = Field(default=None, alias="eventBridge")
     backfill: BackfillConfig | None = None
     idempotency: IdempotencyConfig | None = Field(default=None, alias="idempotency")
+    profile_state: ProfileStateConfig | None = Field(default=None, alias="profileState")
     alarms: AlarmsConfig = AlarmsConfig()
 
     @field_validator("name")
@@ -387,6 +395,12 @@ def _conflicts(config: DestinationConfig) -> list[str]:
             "ingest.maxBatchingWindowSeconds: must be at least 1 when ingest.batchSize is over 10 (an SQS rule)"
         )
     problems += _mapped_twice("segments", ".id", (segment.id for segment in config.segments))
+    if config.profile_state is not None and config.partition_key == "eventId":
+        # A record carries the profile's whole state: its records must reach one shard, in order, so that the
+        # last one read is the newest state. The profile is keyed by its primary identity either way.
+        problems.append(
+            "partitionKey: must be primaryIdentity with profileState (a profile's records must reach one shard)"
+        )
     credentials = config.credentials
     if isinstance(credentials, AssumeRole):
         if len(credentials.role_arn.rpartition("/")[2]) > 64:
@@ -534,6 +548,8 @@ class Settings:
     ingest_queue_url: str | None = None
     # Set by the stack when the config enables idempotency.
     idempotency_table_name: str | None = None
+    # Set by the stack when the config keeps profile state.
+    profile_table_name: str | None = None
     region: str | None = None
     writer_concurrency: int = 4
     # Kept back from the invocation's end: every call to AWS is bounded by what remains before it,
@@ -562,6 +578,7 @@ class Settings:
             rejects_queue_url=environ.get("REJECTS_QUEUE_URL") or None,
             ingest_queue_url=environ.get("INGEST_QUEUE_URL") or None,
             idempotency_table_name=environ.get("IDEMPOTENCY_TABLE_NAME") or None,
+            profile_table_name=environ.get("PROFILE_TABLE_NAME") or None,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or None,
             writer_concurrency=positive_int("WRITER_CONCURRENCY", cls.writer_concurrency),
             deadline_margin_ms=positive_int("DEADLINE_MARGIN_MS", cls.deadline_margin_ms),

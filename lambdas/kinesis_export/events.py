@@ -1,4 +1,9 @@
-"""The input contract (v1): an SQS message body becomes a validated segment event.
+"""The input contract: an SQS message body becomes a validated segment event.
+
+Contract v1 is every destination's; v2, read only with `profileState`, adds an optional `timestamp`
+(the event's time, RFC 3339) and lets `segmentMembership` be absent (an event may say only that
+attributes or identities changed). Every v1 event is a v2 event. Without `profileState` events are
+read as v1, exactly as before: a `timestamp` is ignored there like any field the contract does not name.
 
 A body is one event, bare or wrapped in an EventBridge envelope (its `detail` is the event), or
 a JSON array of such events. The contract is checked by pydantic straight from the JSON text, in
@@ -11,13 +16,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, NotRequired, TypeVar
+from typing import Annotated, Any, Generic, Literal, NotRequired, TypeVar
 
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 from typing_extensions import TypedDict
 
 T = TypeVar("T")
+E = TypeVar("E", "SegmentEvent", "ChangeEvent")
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 TIME_REASON = "must be an RFC 3339 date-time with an offset, such as 2020-05-25T21:24:39Z"
 
@@ -51,18 +57,32 @@ class SegmentMembership(TypedDict):
 
 
 class SegmentEvent(TypedDict):
+    """Contract v1."""
+
     eventId: Annotated[str, Field(min_length=1, strict=True)]
     identityMap: dict[str, list[Identity]]
     segmentMembership: SegmentMembership
     attributes: NotRequired[dict[str, Any]]
 
 
+class ChangeEvent(TypedDict):
+    """Contract v2 (with profileState): what changed of a profile, and when."""
+
+    eventId: Annotated[str, Field(min_length=1, strict=True)]
+    identityMap: dict[str, list[Identity]]
+    segmentMembership: NotRequired[SegmentMembership]
+    attributes: NotRequired[dict[str, Any]]
+    timestamp: NotRequired[Annotated[str, Field(pattern=RFC3339, strict=True)]]
+
+
 class Envelope(TypedDict):
     detail: SegmentEvent
 
 
-_EVENT = TypeAdapter(SegmentEvent)
-_ENVELOPE = TypeAdapter(Envelope)
+class ChangeEnvelope(TypedDict):
+    detail: ChangeEvent
+
+
 _ARRAY = TypeAdapter(list[Any])
 _JSON_WHITESPACE = " \t\n\r"
 
@@ -88,7 +108,9 @@ def _describe(error: ErrorDetails) -> str:
 # (an identity namespace, a segment id, an attribute's name: an e-mail address, for all we know), so
 # a location names them by what they are, never by their text.
 _FIELDS = frozenset(
-    name for kind in (Envelope, SegmentEvent, SegmentMembership, Membership, Identity) for name in kind.__annotations__
+    name
+    for kind in (Envelope, SegmentEvent, ChangeEvent, SegmentMembership, Membership, Identity)
+    for name in kind.__annotations__
 )
 _MAP_KEYS = {"identityMap": "<namespace>", "ups": "<segment>"}
 
@@ -110,23 +132,49 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts)
 
 
-def parse_event(body: str | bytes | dict[str, Any]) -> SegmentEvent:
-    """Parse one message body (or an already decoded event), or raise InvalidInput naming every problem."""
-    if isinstance(body, dict):
-        return _checked(_validate(_EVENT.validate_python, body))
-    # An EventBridge envelope is told by its detail-type key; a bare event that merely holds such
-    # a key somewhere (so has no detail) is read again as a bare event.
-    if ('"detail-type"' if isinstance(body, str) else b'"detail-type"') in body:  # type: ignore[operator]
-        try:
-            event = _ENVELOPE.validate_json(body)["detail"]
-        except ValidationError as error:
-            errors = error.errors(include_url=False, include_input=False)
-            if errors[0]["loc"] != ("detail",) or errors[0]["type"] != "missing":
-                raise _invalid(errors) from None
-            event = _validate(_EVENT.validate_json, body)
-    else:
-        event = _validate(_EVENT.validate_json, body)
-    return _checked(event)
+class Contract(Generic[E]):
+    """A version of the contract: how a body, or an array's element, becomes an event of type E."""
+
+    def __init__(self, event: type[E], envelope: type[Any]) -> None:
+        self._event: TypeAdapter[E] = TypeAdapter(event)
+        self._envelope: TypeAdapter[Any] = TypeAdapter(envelope)
+
+    def parse_event(self, body: str | bytes | dict[str, Any]) -> E:
+        """Parse one message body (or an already decoded event), or raise InvalidInput naming every problem."""
+        if isinstance(body, dict):
+            return _checked(_validate(self._event.validate_python, body))
+        # An EventBridge envelope is told by its detail-type key; a bare event that merely holds such
+        # a key somewhere (so has no detail) is read again as a bare event.
+        if ('"detail-type"' if isinstance(body, str) else b'"detail-type"') in body:  # type: ignore[operator]
+            try:
+                event: E = self._envelope.validate_json(body)["detail"]
+            except ValidationError as error:
+                errors = error.errors(include_url=False, include_input=False)
+                if errors[0]["loc"] != ("detail",) or errors[0]["type"] != "missing":
+                    raise _invalid(errors) from None
+                event = _validate(self._event.validate_json, body)
+        else:
+            event = _validate(self._event.validate_json, body)
+        return _checked(event)
+
+    def parse_element(self, element: Any) -> E:
+        """One decoded element of an array body: an event, bare or in an EventBridge envelope, or InvalidInput."""
+        if isinstance(element, dict):
+            # As for a whole body: an envelope has a detail-type and a detail; anything else is read as a bare event.
+            if "detail-type" in element and "detail" in element:
+                event: E = _validate(self._envelope.validate_python, element)["detail"]
+                return _checked(event)
+            return _checked(_validate(self._event.validate_python, element))
+        if isinstance(element, list):
+            raise InvalidInput("INVALID_EVENT", "must be an event, not an array: arrays do not nest")
+        raise InvalidInput("INVALID_EVENT", "must be a JSON object (an event, or an EventBridge envelope)")
+
+
+V1: Contract[SegmentEvent] = Contract(SegmentEvent, Envelope)
+V2: Contract[ChangeEvent] = Contract(ChangeEvent, ChangeEnvelope)
+# Contract v1's, which every destination without profileState reads.
+parse_event = V1.parse_event
+parse_element = V1.parse_element
 
 
 def element_texts(body: str) -> list[str] | None:
@@ -183,18 +231,6 @@ def parse_array(body: str | bytes) -> list[Any]:
     return elements
 
 
-def parse_element(element: Any) -> SegmentEvent:
-    """One decoded element of an array body: an event, bare or in an EventBridge envelope, or InvalidInput."""
-    if isinstance(element, dict):
-        # As for a whole body: an envelope has a detail-type and a detail; anything else is read as a bare event.
-        if "detail-type" in element and "detail" in element:
-            return _checked(_validate(_ENVELOPE.validate_python, element)["detail"])
-        return _checked(_validate(_EVENT.validate_python, element))
-    if isinstance(element, list):
-        raise InvalidInput("INVALID_EVENT", "must be an event, not an array: arrays do not nest")
-    raise InvalidInput("INVALID_EVENT", "must be a JSON object (an event, or an EventBridge envelope)")
-
-
 def _validate(validator: Callable[[Any], T], data: Any) -> T:
     try:
         return validator(data)
@@ -202,7 +238,7 @@ def _validate(validator: Callable[[Any], T], data: Any) -> T:
         raise _invalid(error.errors(include_url=False, include_input=False)) from None
 
 
-def _checked(event: SegmentEvent) -> SegmentEvent:
+def _checked(event: E) -> E:
     if not any(event["identityMap"].values()):
         raise InvalidInput("INVALID_EVENT", "identityMap must hold at least one identity")
     return event

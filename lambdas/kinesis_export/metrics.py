@@ -54,9 +54,17 @@ LATENCIES = (EXPORT_LATENCY, QUALIFICATION_AGE)
 # ahead, or a time made up), whose QualificationAge is taken as 0.
 EVENTS_QUALIFIED_AHEAD = "EventsQualifiedAhead"
 
-# Every metric of the exporter (EventsDuplicate with idempotency only; ExportLatency for messages with
-# a SentTimestamp, which Lambda's SQS events always carry).
-EXPORTER = (*EVENT_OUTCOMES, *WRITING, *KINESIS_ERRORS, *LATENCIES, EVENTS_QUALIFIED_AHEAD)
+# With profileState only: writes of a profile's state that found another version (another invocation
+# wrote the profile first: read, merged and written again), and events whose message failed because
+# their profile's state could not be read or written (throttled, refused, no answer, written
+# concurrently six times in a row, unreadable).
+PROFILE_STATE_CONFLICTS = "ProfileStateConflicts"
+PROFILE_STATE_FAILURES = "ProfileStateFailures"
+PROFILE_STATE = (PROFILE_STATE_CONFLICTS, PROFILE_STATE_FAILURES)
+
+# Every metric of the exporter (EventsDuplicate with idempotency only, ProfileState* with profileState
+# only; ExportLatency for messages with a SentTimestamp, which Lambda's SQS events always carry).
+EXPORTER = (*EVENT_OUTCOMES, *WRITING, *KINESIS_ERRORS, *LATENCIES, EVENTS_QUALIFIED_AHEAD, *PROFILE_STATE)
 
 # The backfill worker of the Distributed Map.
 BACKFILL_EXPORTED = "BackfillExported"

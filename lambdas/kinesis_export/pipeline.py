@@ -24,7 +24,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .deadline import Deadline
-from .events import InvalidInput, SegmentEvent, element_texts, is_array, parse_array, parse_element, parse_event
+from .events import V1, V2, Contract, InvalidInput, element_texts, is_array, parse_array
+from .profiles import Change, ProfilePlan, Profiles
 from .queues import Outgoing, Queue, entry_size
 from .records import NO_CONSENT, Record, RecordPlan, Skip
 from .rejects import Rejection, RejectsQueue, element_body
@@ -41,6 +42,9 @@ Message = tuple[str, str]
 # holding a JSON array, (that, the element's index).
 Key = str | int
 Source = Key | tuple[Key, int]
+# What turns an event into its record: the config's plan, or with profileState the profile plan, which turns
+# it into a Change for its profile's state (see `settle_profiles`).
+Plan = RecordPlan | ProfilePlan
 
 # Invalid elements of one array parked one by one, at most: beyond, the message is parked whole, as
 # one reject (its valid elements with it, for a redrive once the producer is fixed). Each reject is a
@@ -84,6 +88,10 @@ class BatchReport:
     export_latencies_ms: list[int] = field(default_factory=list)
     qualification_ages_ms: list[int] = field(default_factory=list)
     qualified_ahead: int = 0  # of those: events whose qualification time was later than their write
+    # With profileState: writes of a profile's state that found another version (each read, merged and
+    # written again), and events failed because their profile's state could not be read or written.
+    profile_conflicts: int = 0
+    profile_failures: int = 0
 
     @property
     def failed(self) -> int:
@@ -108,11 +116,17 @@ class Prepared:
     # alive until the batch's end cost arrays 4 µs an event (memory the allocator could not reuse).
     arrays: dict[Key, int] = field(default_factory=dict)
     unread: list[Key] = field(default_factory=list)  # sources not read before the deadline
+    # With profileState: the events read, waiting for their profiles' state (settle_profiles), and those whose
+    # profile's state could not be read or written, with the reason.
+    pending: list[tuple[Source, Change]] = field(default_factory=list)
+    unsettled: dict[Source, str] = field(default_factory=dict)
+    conflicts: int = 0  # of the profiles' writes: those that found another version
 
     def extend(self, other: Prepared) -> None:
         self.records += other.records
         self.sources += other.sources
         self.event_ids += other.event_ids
+        self.pending += other.pending
         self.filtered += other.filtered
         self.without_consent += other.without_consent
         self.rejected += other.rejected
@@ -120,34 +134,40 @@ class Prepared:
     @property
     def received(self) -> int:
         """Events: one per body, or one per element of a body holding an array (an unreadable or unread one is one)."""
-        return len(self.records) + self.filtered + len(self.rejected) + len(self.unread)
+        waiting = len(self.pending) + len(self.unsettled)
+        return len(self.records) + self.filtered + len(self.rejected) + len(self.unread) + waiting
 
 
-def prepare_messages(messages: Iterable[Message], plan: RecordPlan, deadline: Deadline | None = None) -> Prepared:
+def prepare_messages(messages: Iterable[Message], plan: Plan, deadline: Deadline | None = None) -> Prepared:
     """SQS message bodies, each an event or a JSON array of events: a record, a skip or a reject for each.
 
     A body holding an array is parsed once and each of its elements is an event. With a `deadline`,
     what is not read by then is left `unread`: reading costs CPU, which no timeout bounds, and a batch
     of a few million tiny array elements would take longer than any invocation has.
     """
-    return _prepare(messages, plan, parse_event, arrays=True, deadline=deadline)
+    return _prepare(messages, plan, _contract(plan).parse_event, arrays=True, deadline=deadline)
 
 
-def prepare_lines(lines: Iterable[tuple[int, bytes | str]], plan: RecordPlan) -> Prepared:
+def prepare_lines(lines: Iterable[tuple[int, bytes | str]], plan: Plan) -> Prepared:
     """Backfill lines by number, each one event: a JSON array, as any body that is not an object, is a reject."""
-    return _prepare(lines, plan, parse_event, arrays=False, deadline=None)
+    return _prepare(lines, plan, _contract(plan).parse_event, arrays=False, deadline=None)
 
 
-def prepare_items(items: Iterable[tuple[int, Any]], plan: RecordPlan) -> Prepared:
+def prepare_items(items: Iterable[tuple[int, Any]], plan: Plan) -> Prepared:
     """Distributed Map items by index, each a decoded JSON value judged as an array's element is: an event,
     bare or in an EventBridge envelope; anything else (a number, a string, null) is a reject."""
-    return _prepare(items, plan, parse_element, arrays=False, deadline=None)
+    return _prepare(items, plan, _contract(plan).parse_element, arrays=False, deadline=None)
+
+
+def _contract(plan: Plan) -> Contract[Any]:
+    """The input contract a plan reads: v2 with profileState (optional segmentMembership, a timestamp), else v1."""
+    return V2 if isinstance(plan, ProfilePlan) else V1
 
 
 def _prepare(
     items: Iterable[tuple[Key, Any]],
-    plan: RecordPlan,
-    parse: Callable[[Any], SegmentEvent],
+    plan: Plan,
+    parse: Callable[[Any], Any],
     *,
     arrays: bool,
     deadline: Deadline | None,
@@ -167,11 +187,11 @@ def _prepare(
         except Exception as error:
             prepared.rejected.append((source, _as_invalid(error)))
             continue
-        _keep(prepared, source, parsed, built)
+        _keep(prepared, source, parsed["eventId"], built)
     return prepared
 
 
-def _prepare_elements(prepared: Prepared, source: Key, body: str, plan: RecordPlan, deadline: Deadline | None) -> None:
+def _prepare_elements(prepared: Prepared, source: Key, body: str, plan: Plan, deadline: Deadline | None) -> None:
     """The elements of a body holding a JSON array, in order; an invalid one is rejected alone, with its index
     (up to MAX_REJECTS_PER_MESSAGE of them; beyond, the body is rejected whole)."""
     try:
@@ -180,6 +200,7 @@ def _prepare_elements(prepared: Prepared, source: Key, body: str, plan: RecordPl
         prepared.rejected.append((source, _as_invalid(error)))
         return
     part = Prepared()
+    parse_element = _contract(plan).parse_element
     for index, element in enumerate(elements):
         if deadline is not None and index % 1024 == 1023 and deadline.remaining() <= 0:
             prepared.unread.append(source)
@@ -191,7 +212,7 @@ def _prepare_elements(prepared: Prepared, source: Key, body: str, plan: RecordPl
             invalid = _as_invalid(error)
             part.rejected.append(((source, index), InvalidInput(invalid.code, f"[{index}] {invalid.reason}")))
             continue
-        _keep(part, (source, index), parsed, built)
+        _keep(part, (source, index), parsed["eventId"], built)
     if len(part.rejected) > MAX_REJECTS_PER_MESSAGE:
         first = part.rejected[0][1]
         reason = (
@@ -217,14 +238,40 @@ def _as_invalid(error: Exception) -> InvalidInput:
     return InvalidInput("INVALID_EVENT", f"cannot be exported: {type(error).__name__}")
 
 
-def _keep(prepared: Prepared, source: Source, event: SegmentEvent, built: Record | Skip) -> None:
+def _keep(prepared: Prepared, source: Source, event_id: str, built: Record | Skip | Change) -> None:
     if isinstance(built, Skip):
         prepared.filtered += 1
         prepared.without_consent += built is NO_CONSENT
+    elif isinstance(built, Change):
+        prepared.pending.append((source, built))
     else:
         prepared.records.append(built)
         prepared.sources.append(source)
-        prepared.event_ids.append(event["eventId"])
+        prepared.event_ids.append(event_id)
+
+
+def settle_profiles(prepared: Prepared, profiles: Profiles, deadline: Deadline) -> None:
+    """With profileState: the events read merged into their profiles' state, which is written, and each
+    event's record (of its profile's state after it), skip or reject kept, in the batch's order.
+
+    This comes before any record is written (see profiles.py): an event whose profile's state could not
+    be read or written is `unsettled`, and its message fails.
+    """
+    pending, prepared.pending = prepared.pending, []
+    # The step's count runs since its start: this batch's are what it adds (a function runs one batch at a time).
+    conflicts = profiles.conflicts
+    outcomes = profiles.settle([change for _, change in pending], deadline)
+    prepared.conflicts += profiles.conflicts - conflicts
+    for (source, change), outcome in zip(pending, outcomes, strict=True):
+        if isinstance(outcome, InvalidInput):
+            index = _origin(source)[1]
+            prepared.rejected.append(
+                (source, outcome if index is None else InvalidInput(outcome.code, f"[{index}] {outcome.reason}"))
+            )
+        elif isinstance(outcome, Record | Skip):
+            _keep(prepared, source, change.event_id, outcome)
+        else:
+            prepared.unsettled[source] = outcome.reason
 
 
 def export_batch(
@@ -238,6 +285,7 @@ def export_batch(
     continued: Mapping[str, tuple[str, str]] | None = None,
     groups: Mapping[str, str] | None = None,
     sent_at: Mapping[str, int] | None = None,
+    profiles: Profiles | None = None,
 ) -> BatchReport:
     """Export a batch; a message is acknowledged only once each of its events is written, filtered or
     parked as a reject (or, with a ledger, found to be a duplicate of an event already written), or
@@ -249,13 +297,21 @@ def export_batch(
     `groups` holds, by message id, the message group of each message from a FIFO queue: the answer
     then keeps each group's order (`held_for_group_order`), and no message is continued. `sent_at`
     holds, by message id, when its events arrived in the ingest queue (`arrival`), for ExportLatency.
+    With `profiles` (profileState), events are read by its plan and merged into their profiles' state
+    before any record is written (`settle_profiles`); a message whose profile's state failed is failed,
+    and from a FIFO queue holds the later messages of its group as any failed message does.
     """
     # Reading may take half the time left, at most: the rest is the writer's.
-    prepared = prepare_messages(messages, plan, Deadline.after(deadline.remaining() / 2))
+    prepared = prepare_messages(messages, profiles.plan if profiles else plan, Deadline.after(deadline.remaining() / 2))
+    if profiles is not None:
+        # The profiles' state may take half of what is left, at most.
+        settle_profiles(prepared, profiles, Deadline.after(deadline.remaining() / 2))
     report = BatchReport(
         received=prepared.received,
         filtered=prepared.filtered,
         without_consent=prepared.without_consent,
+        profile_conflicts=prepared.conflicts,
+        profile_failures=len(prepared.unsettled),
     )
     unfinished: dict[str, set[int | None]] = {}  # message id -> its events not done (None: the whole body)
 
@@ -266,6 +322,8 @@ def export_batch(
 
     for source in prepared.unread:
         fail(source, "not read before the deadline: the batch held more than one invocation can read")
+    for unsettled, reason in prepared.unsettled.items():
+        fail(unsettled, f"its profile's state: {reason}")
     origins = _trusted_origins(continued or {}, prepared)
     bodies = dict(messages)
 

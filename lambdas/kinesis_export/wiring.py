@@ -18,6 +18,8 @@ from botocore.config import Config
 from .config import ConfigError, DestinationConfig, Settings, load_config
 from .credentials import kinesis_client
 from .idempotency import EventLedger, dynamodb_ledger
+from .profile_store import dynamodb_profile_store
+from .profiles import ProfilePlan, Profiles, ProfileStore
 from .queues import Queue
 from .records import RecordPlan
 from .rejects import RejectsQueue
@@ -47,6 +49,8 @@ class Worker:
     metrics: Metrics
     plan: RecordPlan
     writer: KinesisWriter
+    # With profileState: the profile state step, its plan and its table.
+    profiles: Profiles | None = None
 
 
 @dataclass
@@ -59,11 +63,17 @@ class Exporter(Worker):
     ledger: EventLedger | None = None
 
 
-def worker(environ: Mapping[str, str], *, kinesis: Any = None) -> Worker:
-    """A writing function's set; `kinesis` stands in for the writer's client (a test's fake)."""
+def worker(environ: Mapping[str, str], *, kinesis: Any = None, profile_store: ProfileStore | None = None) -> Worker:
+    """A writing function's set; `kinesis` and `profile_store` stand in for its clients (a test's fakes)."""
     settings, config = load(environ)
+    plan = RecordPlan(config)
     return Worker(
-        settings, config, *_observability(settings, config), RecordPlan(config), _writer(settings, config, kinesis)
+        settings,
+        config,
+        *_observability(settings, config),
+        plan,
+        _writer(settings, config, kinesis),
+        profiles=profiles(settings, config, plan, profile_store),
     )
 
 
@@ -73,8 +83,9 @@ def exporter(
     kinesis: Any = None,
     sqs: SQSClient | Callable[[], SQSClient] | None = None,
     ledger: EventLedger | None = None,
+    profile_store: ProfileStore | None = None,
 ) -> Exporter:
-    """The exporter's set; `kinesis`, `sqs` and `ledger` stand in for the AWS clients (a test's fakes)."""
+    """The exporter's set; `kinesis`, `sqs`, `ledger` and `profile_store` stand in for the AWS clients (fakes)."""
     settings, config = load(environ)
     sqs = sqs or _sqs_client(settings.region)
     # The config is the truth: from a FIFO queue a long message is never continued (its rest would go
@@ -92,17 +103,32 @@ def exporter(
     logger, metrics = _observability(settings, config)
     if config.ingest.fifo and settings.ingest_queue_url:
         logger.warning("INGEST_QUEUE_URL ignored: with ingest.fifo a long message is redelivered whole, not continued")
+    plan = RecordPlan(config)
     return Exporter(
         settings,
         config,
         logger,
         metrics,
-        RecordPlan(config),
+        plan,
         _writer(settings, config, kinesis),
+        profiles=profiles(settings, config, plan, profile_store),
         rejects=RejectsQueue(Queue(sqs, settings.rejects_queue_url)) if settings.rejects_queue_url else None,
         ingest=Queue(sqs, ingest_url, name="continue") if ingest_url else None,
         ledger=ledger if config.idempotency is not None else None,
     )
+
+
+def profiles(
+    settings: Settings, config: DestinationConfig, plan: RecordPlan, store: ProfileStore | None = None
+) -> Profiles | None:
+    """With profileState, the profile state step on the table the environment names (or `store`); else None."""
+    if config.profile_state is None:
+        return None
+    if store is None:
+        if not settings.profile_table_name:
+            raise ConfigError("environment", ["PROFILE_TABLE_NAME: required when the config sets profileState"])
+        store = dynamodb_profile_store(settings.profile_table_name, config.name, settings.region)
+    return Profiles(ProfilePlan(config, plan), store, config.profile_state.ttl_days)
 
 
 def _observability(settings: Settings, config: DestinationConfig) -> tuple[Logger, Metrics]:

@@ -300,6 +300,13 @@ def test_worker_role_writes_to_the_stream_it_created(fixtures: Assembly) -> None
             "Resource": arn(template, "Stream/Stream"),
         },
         _worker_logs(template),
+        # with profileState: a backfill seeds the profiles' state (tests/infra/test_profiles.py)
+        {
+            "Sid": "KeepProfileState",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem", "dynamodb:PutItem"],
+            "Resource": arn(template, "Profiles/Table"),
+        },
     ]
     assert attached_statements(template, "Backfill/WorkerRole") == []
 

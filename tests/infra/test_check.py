@@ -89,12 +89,13 @@ def test_check_function_is_the_exporters_package_runtime_and_layer_with_the_chec
             for same in ("Code", "Runtime", "Architectures", "Layers"):
                 assert check["Properties"][same] == exporter["Properties"][same], f"{name}: {same}"
             assert check["Metadata"]["aws:asset:path"] == exporter["Metadata"]["aws:asset:path"], name
-            # the exporter's variables, but for the queues and the idempotency table, which only the
-            # exporter uses
+            # the exporter's variables, but for the queues and the idempotency and profile state tables,
+            # which only the exporter uses
             variables = dict(exporter["Properties"]["Environment"]["Variables"])
             del variables["REJECTS_QUEUE_URL"]
             variables.pop("INGEST_QUEUE_URL", None)  # none with ingest.fifo
             variables.pop("IDEMPOTENCY_TABLE_NAME", None)
+            variables.pop("PROFILE_TABLE_NAME", None)
             assert check["Properties"]["Environment"]["Variables"] == variables, name
             assert check["Properties"]["LoggingConfig"] == {
                 "LogFormat": "JSON",

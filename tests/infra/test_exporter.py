@@ -301,7 +301,7 @@ def test_fixture_configs_are_the_ones_the_tests_describe() -> None:
     assert assume_role.stream.region is not None and assume_role.stream.kms_key_arn is not None
     assert isinstance(load_config(FIXTURES / "access-key.json").credentials, AccessKey)
     fifo = load_config(FIXTURES / "fifo.json")
-    assert fifo.ingest.fifo and fifo.event_bridge is not None
+    assert fifo.ingest.fifo and fifo.event_bridge is not None and fifo.profile_state is not None
 
 
 def test_every_log_retention_the_config_accepts_has_a_cloudwatch_value() -> None:

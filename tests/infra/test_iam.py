@@ -107,10 +107,11 @@ def test_created_stream_role_writes_only_to_that_stream(example: Assembly) -> No
 
 
 def test_fifo_role_may_not_send_to_its_ingest_queue(fixtures: Assembly) -> None:
-    # given a destination with ingest.fifo, whose function never continues a message
+    # given a destination with ingest.fifo, whose function never continues a message (and profile state)
     template = fixtures.templates[FIFO]
 
-    # then its role holds the same statements as the example's, but for ContinueLongMessages
+    # then its role holds the same statements as the example's, but for ContinueLongMessages, and its profile
+    # state table's
     assert _role_statements(template) == [
         LIST_STREAMS,
         {
@@ -120,6 +121,12 @@ def test_fifo_role_may_not_send_to_its_ingest_queue(fixtures: Assembly) -> None:
             "Resource": arn(template, "Stream/Stream"),
         },
         *[s for s in _queue_and_log_statements(template) if s["Sid"] != "ContinueLongMessages"],
+        {
+            "Sid": "KeepProfileState",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchGetItem", "dynamodb:PutItem"],
+            "Resource": arn(template, "Profiles/Table"),
+        },
     ]
     assert _attached_policies(template) == []
 

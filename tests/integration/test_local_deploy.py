@@ -220,7 +220,7 @@ def test_the_example_deploys_with_the_cli_and_its_function_exports_the_samples(c
 def test_a_fifo_destination_deploys_and_its_function_takes_the_samples_in_their_groups(
     cloud: Cloud, tmp_path: Path
 ) -> None:
-    # given the FIFO fixture (its rule on a bus of its own), synthesized by the CLI
+    # given the FIFO fixture (its rule on a bus of its own, and profile state), synthesized by the CLI
     cloud.client("events").create_event_bus(Name="journeys")
     [stack] = _assembly(cloud, tmp_path, FIXTURES / "fifo.json")
     _bootstrap_with_the_clis_template(cloud, stack.account, stack.region)
@@ -233,19 +233,28 @@ def test_a_fifo_destination_deploys_and_its_function_takes_the_samples_in_their_
     assert stack_outputs["IngestQueueUrl"].endswith(".fifo") and stack_outputs["DeadLetterQueueUrl"].endswith(".fifo")
     assert not stack_outputs["UndeliveredEventsQueueUrl"].endswith(".fifo")
 
-    # and the samples, sent each with its profile as MessageGroupId, are exported by the deployed function,
-    # fed ten at a time as its mapping says (the fixture exports ECID alone: three samples have none)
+    # and the samples, sent each with its profile as MessageGroupId, are exported by the deployed function
+    # through its profile state table, fed ten at a time as its mapping says (the fixture exports ECID alone:
+    # three samples have none)
     run = run_samples(cloud, stack, stack_outputs, BODIES)
     assert run.summary() == {
         "sent": 7,
         "invocations": 1,
         "function errors": 0,
         "message failures": 0,
-        "records": 4,
+        "records": 5,
         "rejected": 3,
         "dead letters": 0,
     }
     assert {tuple(record.json()["identityMap"]) for record in run.records} == {("ecid",)}
+    # five, not four as without profileState: the array's second event names no mapped segment, and its profile,
+    # in one since the first, is exported with its state (AEP's trigger), in its order
+    array_profile = [r.json() for r in run.records if r.partition_key == "40518366571234567890123456789012345678"]
+    assert [[entry["status"] for entry in record["segmentMembership"]["ups"].values()] for record in array_profile] == [
+        ["realized"],
+        ["realized"],
+        ["exited"],
+    ]
 
 
 def test_an_assumed_role_destination_deploys_its_access_stack_first_and_writes_across_accounts(

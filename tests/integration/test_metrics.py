@@ -27,8 +27,12 @@ def test_the_handler_emits_the_metrics_the_dashboard_graphs(start_pipeline, capf
         sqs_lambda_event(messages, "arn:aws:sqs:us-east-1:123456789012:ingest", "us-east-1"), LambdaContext()
     )
 
-    # then its EMF names are exactly the module's, which the dashboard takes too
-    assert emitted_metrics(capfd.readouterr().out).keys() == set(names.EXPORTER) - {names.EVENTS_DUPLICATE}
+    # then its EMF names are exactly the module's (but EventsDuplicate and the profile state's: no ledger, no
+    # profileState), which the dashboard takes too
+    assert emitted_metrics(capfd.readouterr().out).keys() == set(names.EXPORTER) - {
+        names.EVENTS_DUPLICATE,
+        *names.PROFILE_STATE,
+    }
 
 
 def test_kinesis_errors_are_counted_by_class_and_each_event_written_has_its_latency_and_age(

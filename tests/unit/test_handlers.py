@@ -44,9 +44,10 @@ def test_the_export_handler_writes_valid_events_parks_invalid_ones_and_prints_th
     assert answer == {"batchItemFailures": []}
     assert [key for key, _ in kinesis.stream] == ["p1"]
     assert [entry["MessageAttributes"]["sourceMessageId"]["StringValue"] for entry in sqs.sent] == ["m2"]
-    # and the EMF it prints names exactly the metrics of kinesis_export.metrics (no ledger: no duplicates)
+    # and the EMF it prints names exactly the metrics of kinesis_export.metrics (no ledger, no profileState:
+    # neither duplicates nor the profile state's)
     metrics = emitted_metrics(capsys.readouterr().out)
-    assert metrics.keys() == set(names.EXPORTER) - {names.EVENTS_DUPLICATE}
+    assert metrics.keys() == set(names.EXPORTER) - {names.EVENTS_DUPLICATE, *names.PROFILE_STATE}
     assert (metrics[names.EVENTS_EXPORTED], metrics[names.EVENTS_REJECTED], metrics[names.EVENTS_FAILED]) == (
         [1],
         [1],

@@ -25,7 +25,7 @@ def handler_for(worker: wiring.Worker) -> wiring.Handler:
     @worker.metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         deadline = Deadline.of_invocation(context, worker.settings.deadline_margin_ms)
-        result = export_items(event["Items"], worker.plan, worker.writer, deadline)
+        result = export_items(event["Items"], worker.plan, worker.writer, deadline, worker.profiles)
         worker.metrics.add_metric(name=names.BACKFILL_EXPORTED, unit=MetricUnit.Count, value=result["exported"])
         worker.metrics.add_metric(name=names.BACKFILL_REJECTED, unit=MetricUnit.Count, value=len(result["rejected"]))
         worker.logger.info(

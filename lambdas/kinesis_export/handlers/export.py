@@ -58,6 +58,7 @@ def handler_for(exporter: wiring.Exporter) -> wiring.Handler:
             continued=_origins(event["Records"]),
             groups=_groups(event["Records"]),
             sent_at=_sent_at(event["Records"]),
+            profiles=exporter.profiles,
         )
         _metrics_and_logs(exporter, report)
         return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in report.failed_message_ids]}
@@ -88,6 +89,9 @@ def _metrics_and_logs(exporter: wiring.Exporter, report: BatchReport) -> None:
     )
     if exporter.ledger is not None:
         metrics.add_metric(name=names.EVENTS_DUPLICATE, unit=MetricUnit.Count, value=report.duplicates)
+    if exporter.profiles is not None:
+        metrics.add_metric(name=names.PROFILE_STATE_CONFLICTS, unit=MetricUnit.Count, value=report.profile_conflicts)
+        metrics.add_metric(name=names.PROFILE_STATE_FAILURES, unit=MetricUnit.Count, value=report.profile_failures)
     # One line per message, however many of its events were rejected: the log's size follows the batch's.
     rejected: dict[str, list[Rejection]] = {}
     for rejection in report.rejections:
