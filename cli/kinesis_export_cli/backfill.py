@@ -313,7 +313,7 @@ class Backfill:
             for batch in numbered_batches(lines, progress.line):
                 too_long = [(number, self._line_too_long) for number, line in batch if line is TOO_LONG]
                 lines_read = [item for item in batch if item[1] is not TOO_LONG]
-                prepared = prepare_lines(lines_read, self._profiles.plan if self._profiles else self._plan)
+                prepared = prepare_lines(lines_read, self._profiles.plan.snapshot() if self._profiles else self._plan)
                 try:
                     settle_backfill(prepared, self._profiles, Deadline.after(BATCH_DEADLINE_SECONDS))
                 except BackfillStopped as error:

@@ -26,7 +26,7 @@ def export_items(
 
     With `profiles` (profileState), the items seed their profiles' state, as any event does.
     """
-    prepared = prepare_items(enumerate(items), profiles.plan if profiles else plan)
+    prepared = prepare_items(enumerate(items), profiles.plan.snapshot() if profiles else plan)
     settle_backfill(prepared, profiles, deadline)
     result = writer.write(prepared.records, deadline)
     if result.failed:

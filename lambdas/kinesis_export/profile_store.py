@@ -113,16 +113,25 @@ class DynamoProfileStore:
                     found[wanted[item_key]] = reason
                 return found
             for item in answer.get("Responses", {}).get(self._table, []):
-                found[wanted[item[PARTITION_KEY]["S"]]] = Stored(
-                    int(item["version"]["N"]), bytes(item["state"]["B"]), int(item[TTL_ATTRIBUTE]["N"])
-                )
+                key = wanted[item[PARTITION_KEY]["S"]]
+                found[key] = _stored(item)
             request = answer.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
             if not request:
                 return found
-            self._sleep(random.uniform(0, BASE_DELAY * 2**round_))
+            if round_ + 1 < MAX_ROUNDS:
+                self._sleep(random.uniform(0, BASE_DELAY * 2**round_))
         for item_key in (entry[PARTITION_KEY]["S"] for entry in request):
-            found[wanted[item_key]] = f"BatchGetItem left the key unprocessed {MAX_ROUNDS} times (throttled)"
+            found[wanted[item_key]] = f"BatchGetItem left the key unprocessed {MAX_ROUNDS} times"
         return found
+
+
+def _stored(item: dict[str, Any]) -> Stored | str:
+    """An item as this version writes it, or why it cannot be read: that profile's failure alone, never the
+    batch's (an item edited by hand, restored by a tool, or written by a later layout)."""
+    try:
+        return Stored(int(item["version"]["N"]), bytes(item["state"]["B"]), int(item[TTL_ATTRIBUTE]["N"]))
+    except (KeyError, TypeError, ValueError):
+        return "its stored item is not of this version's layout (version, state, expiresAt): delete or fix it"
 
 
 def dynamodb_profile_store(

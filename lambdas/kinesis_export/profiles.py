@@ -25,6 +25,7 @@ writes their records. A profile whose state cannot be read or written fails only
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import random
@@ -61,6 +62,8 @@ MAX_STATE_BYTES = 350 * 1024
 # An event's `timestamp` may be this far ahead of the function's clock, at most: one from further ahead
 # (a producer's clock gone wrong) would hold its values against every later change until that time.
 MAX_CLOCK_SKEW = timedelta(hours=1)
+# Older than any time an event can hold: an untimed backfill line's.
+OLDEST = "0001-01-01T00:00:00.000000Z"
 # The stored state's layout; a state of another layout is not read (its profile's events fail).
 STATE_FORMAT = 1
 
@@ -180,6 +183,16 @@ class ProfilePlan:
         self._paths = [(attribute.path, tuple(attribute.path.split("."))) for attribute in config.attributes]
         self._consent = tuple(config.consent_path.split(".")) if config.consent_path else None
         self._clock = clock
+        # The time of an event without `timestamp`: None for its arrival (see build); a snapshot's is the oldest.
+        self._untimed: str | None = None
+
+    def snapshot(self) -> ProfilePlan:
+        """This plan for a backfill: a file of members is a snapshot, older than the change events that followed it,
+        so its lines without `timestamp` fill in what a profile's state lacks and never overwrite it (taken as
+        of now, an untimed line would undo every change made since the file was written, and again at a retry)."""
+        plan = copy.copy(self)
+        plan._untimed = OLDEST
+        return plan
 
     def build(self, event: ChangeEvent) -> Change | Skip:
         """What an event says of its profile, or a Skip (no mapped identity), or InvalidInput.
@@ -200,15 +213,15 @@ class ProfilePlan:
             found = by_namespace.get(namespace)
             if not found:
                 continue
-            ids = identities.setdefault(namespace, [])
+            ids: dict[str, None] = {}  # in the event's order, each once: a dict, as a list would be quadratic
             for identity in found:
                 exported = transform(identity["id"]) if transform else identity["id"]
-                if exported not in ids:
-                    ids.append(exported)
+                ids[exported] = None
                 if first is None:
                     first = exported
                 if primary is None and identity.get("primary"):
                     primary = exported
+            identities[namespace] = list(ids)
         if first is None:
             return NO_MAPPED_IDENTITY
         profile = primary or first
@@ -216,16 +229,23 @@ class ProfilePlan:
         encoded = profile.encode("utf-8")
         key = profile if len(encoded) <= MAX_PARTITION_KEY_BYTES else hashlib.sha256(encoded).hexdigest()
 
+        now = self._clock()
         segments: dict[str, tuple[str, str]] = {}
         membership = event.get("segmentMembership")
-        for segment, status in (membership["ups"] if membership else {}).items():
-            if segment in self._mapped:
+        if membership:
+            # As a timestamp: a time far ahead would hold its status against every later change until then.
+            latest = _seconds(now + MAX_CLOCK_SKEW)
+            for segment, status in membership["ups"].items():
+                if segment not in self._mapped:
+                    continue
+                field = "segmentMembership.ups.<segment>.lastQualificationTime"
                 try:
-                    segments[segment] = (status["status"], utc_timestamp(status["lastQualificationTime"]))
+                    qualified = utc_timestamp(status["lastQualificationTime"])
                 except InvalidInput as error:
-                    raise InvalidInput(
-                        error.code, f"segmentMembership.ups.<segment>.lastQualificationTime: {error.reason}"
-                    ) from None
+                    raise InvalidInput(error.code, f"{field}: {error.reason}") from None
+                if qualified > latest:
+                    raise InvalidInput("INVALID_EVENT", f"{field}: more than an hour ahead of the exporter's clock")
+                segments[segment] = (status["status"], qualified)
 
         attributes: dict[str, Any] = {}
         denied = None
@@ -239,13 +259,14 @@ class ProfilePlan:
                 denied = consent == "n"
             if attributes:
                 _check_encodable(attributes)
-        return Change(event["eventId"], key, profile, self._event_time(event), segments, attributes, identities, denied)
+        return Change(
+            event["eventId"], key, profile, self._event_time(event, now), segments, attributes, identities, denied
+        )
 
-    def _event_time(self, event: ChangeEvent) -> str:
-        now = self._clock()
+    def _event_time(self, event: ChangeEvent, now: datetime) -> str:
         given = event.get("timestamp")
         if given is None:
-            return _microseconds(now)
+            return self._untimed or _microseconds(now)
         try:
             time = datetime.fromisoformat(given.upper().replace("Z", "+00:00")).astimezone(UTC)
         except ValueError:
@@ -343,6 +364,11 @@ def _place(attributes: dict[str, Any], parts: tuple[str, ...], value: Any) -> No
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
+
+
+def _seconds(time: datetime) -> str:
+    """A time as utc_timestamp writes it (2020-05-25T21:24:39Z), which sorts as time does."""
+    return time.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def _microseconds(time: datetime) -> str:
@@ -479,7 +505,10 @@ class Profiles:
             outcomes, merged, encoded = self._merge(state, changes)
             # Written when changed, and when its time to live is more than a tenth gone (kept while events come);
             # never a state that holds nothing (a new profile whose every event was rejected).
-            if merged == state and (merged.empty or (stored is not None and stored.expires_at - now > 0.9 * self._ttl)):
+            # Unchanged is judged by the encoded state, not by ==: in Python 1 == 1.0 == True, which the stream
+            # and the tie rule (by JSON text) tell apart, so the stored value would depend on arrival order.
+            unchanged = encoded == state.encode()
+            if unchanged and (merged.empty or (stored is not None and stored.expires_at - now > 0.9 * self._ttl)):
                 return outcomes
             try:
                 self._store.put(
