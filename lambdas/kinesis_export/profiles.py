@@ -43,7 +43,17 @@ from .config import DestinationConfig
 from .deadline import Calls, Deadline, Late
 from .events import ChangeEvent, Identity, InvalidInput, SegmentEvent
 from .identities import TRANSFORMS
-from .records import MAX_PARTITION_KEY_BYTES, NO_CONSENT, NO_MAPPED_IDENTITY, Record, RecordPlan, Skip, utc_timestamp
+from .records import (
+    ABSENT,
+    MAX_PARTITION_KEY_BYTES,
+    NO_CONSENT,
+    NO_MAPPED_IDENTITY,
+    Record,
+    RecordPlan,
+    Skip,
+    lookup,
+    utc_timestamp,
+)
 
 # The statuses that make a profile a member of a segment: AEP exports a profile on an attribute or
 # identity change only while it is a member of at least one mapped segment.
@@ -252,10 +262,10 @@ class ProfilePlan:
         values = event.get("attributes")
         if values:
             for path, parts in self._paths:
-                value = _value_at(values, parts)
-                if value is not _ABSENT:
+                value = lookup(values, parts)
+                if value is not ABSENT:
                     attributes[path] = value
-            if self._consent and (consent := _value_at(values, self._consent)) is not _ABSENT:
+            if self._consent and (consent := lookup(values, self._consent)) is not ABSENT:
                 denied = consent == "n"
             if attributes:
                 _check_encodable(attributes)
@@ -343,19 +353,6 @@ class ProfilePlan:
             raise
         except (ValueError, KeyError, TypeError, IndexError) as error:
             raise UnreadableState(type(error).__name__) from None
-
-
-_ABSENT = object()
-
-
-def _value_at(values: dict[str, Any], parts: tuple[str, ...]) -> Any:
-    """The value at a dotted path of an event's attributes, or _ABSENT."""
-    value: Any = values
-    for part in parts:
-        if not isinstance(value, dict) or part not in value:
-            return _ABSENT
-        value = value[part]
-    return value
 
 
 def _place(attributes: dict[str, Any], parts: tuple[str, ...], value: Any) -> None:

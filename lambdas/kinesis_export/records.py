@@ -83,7 +83,7 @@ class RecordPlan:
     def build(self, event: SegmentEvent) -> Record | Skip:
         """The record for one event, a Skip, or InvalidInput when it cannot be exported as it is."""
         attributes = event.get("attributes")
-        if self._consent_path and attributes and _lookup(attributes, self._consent_path) == "n":
+        if self._consent_path and attributes and lookup(attributes, self._consent_path) == "n":
             return NO_CONSENT
         ups = {}
         segments = self._segments
@@ -181,15 +181,15 @@ class RecordPlan:
         return None
 
 
-_ABSENT = object()
+ABSENT = object()
 
 
-def _lookup(attributes: dict[str, Any], path: tuple[str, ...]) -> Any:
-    """The value at a dotted path, or _ABSENT."""
+def lookup(attributes: dict[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at a dotted path of an event's attributes, or ABSENT."""
     value: Any = attributes
     for part in path:
         if not isinstance(value, dict) or part not in value:
-            return _ABSENT
+            return ABSENT
         value = value[part]
     return value
 
