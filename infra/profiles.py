@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.tables import expiring_table
 from kinesis_export.profile_store import PARTITION_KEY, TTL_ATTRIBUTE
 
 
@@ -16,20 +16,7 @@ class ProfileTable(Construct):
 
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.table = dynamodb.Table(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name=PARTITION_KEY, type=dynamodb.AttributeType.STRING),
-            time_to_live_attribute=TTL_ATTRIBUTE,
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            # Derived data (a backfill seeds it again) and personal data: it goes with the pipeline, rather than
-            # outliving it. A new stack starts with no state.
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.table = expiring_table(self, "Table", partition_key=PARTITION_KEY, ttl_attribute=TTL_ATTRIBUTE)
 
 
 def keep_profile_state(table: dynamodb.ITable) -> iam.PolicyStatement:
