@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -395,6 +395,13 @@ def poll_once(
     event = sqs_lambda_event(messages, queue_arn, sqs.meta.region_name)
     answer = handler(event, LambdaContext(timeout_seconds=timeout_seconds))
     failed = [item["itemIdentifier"] for item in answer.get("batchItemFailures", [])]
+    settle_messages(sqs, queue_url, messages, failed)
+    return len(messages), failed
+
+
+def settle_messages(sqs: Any, queue_url: str, messages: list[dict[str, Any]], failed: Collection[str]) -> None:
+    """What Lambda's poller does after an invocation: the messages the answer left out are deleted, the failed
+    ones made visible again at once (as SQS would after their visibility timeout)."""
     for message in messages:
         if message["MessageId"] in failed:
             sqs.change_message_visibility(
@@ -402,7 +409,6 @@ def poll_once(
             )
         else:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return len(messages), failed
 
 
 @dataclass(frozen=True)

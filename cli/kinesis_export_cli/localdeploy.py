@@ -41,6 +41,7 @@ from kinesis_export_cli.local import (
     read_stream,
     receive_all,
     send_messages,
+    settle_messages,
     sqs_lambda_event,
 )
 from kinesis_export_cli.localcloud import (
@@ -247,13 +248,7 @@ def poll(cloud: Cloud, function: DeployedFunction, source: EventSource, sqs: Any
             failed = {message["MessageId"] for message in messages}
             tail = "\n".join(error.logs.splitlines()[-LOG_TAIL_LINES:])
             invocations.append(Invocation(len(messages), len(failed), f"{error.error_type}: {error}\n{tail}"))
-        for message in messages:
-            if message["MessageId"] in failed:
-                sqs.change_message_visibility(
-                    QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-            else:
-                sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        settle_messages(sqs, source.queue_url, messages, failed)
     return invocations
 
 

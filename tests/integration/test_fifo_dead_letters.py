@@ -11,7 +11,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
-from kinesis_export_cli.local import LambdaContext, read_stream, sqs_lambda_event
+from kinesis_export_cli.local import LambdaContext, read_stream, settle_messages, sqs_lambda_event
 from kinesis_export_cli.operations import redrive
 from tests.integration.conftest import REGION
 from tests.integration.test_large_records import NAMED_SEGMENTS, batch, event
@@ -60,13 +60,7 @@ def _drain(pipeline: Any, url: str, arn: str) -> None:
             return
         answer = pipeline.handler(sqs_lambda_event(messages, arn, REGION), LambdaContext())
         failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
-        for message in messages:
-            if message["MessageId"] in failed:
-                pipeline.sqs.change_message_visibility(
-                    QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-            else:
-                pipeline.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        settle_messages(pipeline.sqs, url, messages, failed)
     raise AssertionError("the queue never drained")
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kinesis_export import pipeline as pipeline_module
-from kinesis_export_cli.local import LambdaContext, read_stream, receive_all, sqs_lambda_event
+from kinesis_export_cli.local import LambdaContext, read_stream, receive_all, settle_messages, sqs_lambda_event
 from tests.faultproxy import CallFault, Disconnect, DropAfterWrite, EntryFaults, Fault
 from tests.integration.conftest import REGION
 from tests.support import profile_event
@@ -189,11 +189,7 @@ def test_under_faults_each_profiles_records_keep_their_order_through_a_fifo_queu
         assert fault_proxy.quiet(), "a call of the invocation never ended"
         failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
         returned += len(failed)
-        for message in messages:
-            if message["MessageId"] in failed:
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
-            else:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        settle_messages(sqs, url, messages, failed)
     fault_proxy.denied = set()
     assert invocations < MAX_INVOCATIONS, "the queue never drained"
 

@@ -19,7 +19,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kinesis_export import pipeline as pipeline_module
-from kinesis_export_cli.local import LambdaContext, message_group_id, profile_plan, read_stream, sqs_lambda_event
+from kinesis_export_cli.local import (
+    LambdaContext,
+    message_group_id,
+    profile_plan,
+    read_stream,
+    settle_messages,
+    sqs_lambda_event,
+)
 from tests.faultproxy import DropAfterWrite, EntryFaults, Fault
 from tests.integration.conftest import REGION
 from tests.integration.profile_table import items, stateful_pipeline
@@ -153,11 +160,7 @@ def test_through_a_fifo_queue_each_profile_s_records_carry_ever_newer_state_and_
         answer = pipeline.handler(event, LambdaContext(timeout_seconds=rng.choice([1.0, 3.0])))
         assert fault_proxy.quiet(), "a call of the invocation never ended"
         failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
-        for message in messages:
-            if message["MessageId"] in failed:
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
-            else:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        settle_messages(sqs, url, messages, failed)
     fault_proxy.denied = set()
     assert invocations < MAX_INVOCATIONS, "the queue never drained"
 

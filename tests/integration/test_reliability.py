@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from kinesis_export_cli.local import LambdaContext, poll_once, read_stream, sqs_lambda_event
+from kinesis_export_cli.local import LambdaContext, poll_once, read_stream, settle_messages, sqs_lambda_event
 from tests.faultproxy import CallFault, Disconnect, DropAfterWrite, EntryFaults
 from tests.support import body, profile_event
 
@@ -74,11 +74,7 @@ def invoke_until_drained(pipeline, batch_size: int, timeout_seconds: float = 60.
             sqs_lambda_event(messages, arn, "us-east-1"), LambdaContext(timeout_seconds=timeout_seconds)
         )
         failed = {item["itemIdentifier"] for item in answer["batchItemFailures"]}
-        for message in messages:
-            if message["MessageId"] in failed:
-                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
-            else:
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        settle_messages(sqs, url, messages, failed)
         acknowledged = [m["Body"] for m in messages if m["MessageId"] not in failed]
         invocations.append(([m["Body"] for m in messages], acknowledged))
     raise AssertionError("the queue never drained")
